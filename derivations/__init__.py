@@ -1,0 +1,55 @@
+"""The library of proofs: one module per derivation, registered by slug.
+
+Each module defines ``DERIVATION``, a :class:`elbo_check.Derivation`.  Modules
+are imported on first use, so listing slugs costs nothing.
+
+>>> import derivations
+>>> derivations.slugs()[:3]
+['bayes', 'kl-nonnegative', 'elbo-decomposition']
+>>> derivations.get("bayes").name
+'bayes'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from elbo_check.errors import UsageError
+
+if TYPE_CHECKING:
+    from elbo_check.derivation import Derivation
+
+__all__ = ["REGISTRY", "all_derivations", "get", "slugs"]
+
+#: slug -> module, in reading order (lemmas before the results that cite them)
+REGISTRY: dict[str, str] = {
+    "bayes": "derivations.bayes",
+    "kl-nonnegative": "derivations.kl_nonnegative",
+    "elbo-decomposition": "derivations.elbo_decomposition",
+    "elbo-reconstruction-kl": "derivations.elbo_reconstruction_kl",
+    "gaussian-moments": "derivations.gaussian_moments",
+    "gaussian-kl-univariate": "derivations.gaussian_kl_univariate",
+    "gaussian-kl-standard-prior": "derivations.gaussian_kl_standard_prior",
+    "gaussian-kl-diagonal": "derivations.gaussian_kl_diagonal",
+    "gaussian-kl-full-covariance": "derivations.gaussian_kl_full_covariance",
+}
+
+
+def slugs() -> list[str]:
+    """Every registered slug, in reading order."""
+    return list(REGISTRY)
+
+
+def get(slug: str) -> Derivation:
+    """The derivation registered as ``slug``."""
+    module = REGISTRY.get(slug)
+    if module is None:
+        raise UsageError(f"unknown derivation {slug!r}; known: {', '.join(REGISTRY)}")
+    derivation: Derivation = importlib.import_module(module).DERIVATION
+    return derivation
+
+
+def all_derivations() -> list[Derivation]:
+    """Every registered derivation, in reading order."""
+    return [get(s) for s in REGISTRY]

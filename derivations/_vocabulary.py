@@ -1,0 +1,177 @@
+r"""Shared vocabulary of the derivation library: densities, KL, Gaussians, and rules.
+
+The abstract densities are undefined sympy functions declared positive (so
+logarithms of products expand).  Positivity is itself an assumption, and it
+enters the ledger of every derivation that uses it:
+``ABSOLUTE_CONTINUITY`` records that q > 0 where p > 0 (and vice versa) so
+that every log-ratio is finite.
+
+>>> from derivations._vocabulary import KL, q, p_prior, z
+>>> print(KL(q(z), p_prior(z), z))
+KL(q(z) || p_prior(z))
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from elbo_check.rules import Rule, axiom, definition, inequality, side_condition
+
+__all__ = [
+    "ABSOLUTE_CONTINUITY",
+    "CONDITIONAL_DENSITY",
+    "ELBO",
+    "ELBO_DEFINITION",
+    "INTEGRABILITY",
+    "KL",
+    "KL_DEFINITION",
+    "LOG_BOUND",
+    "MARGINALISATION",
+    "POSTERIOR_NORMALISED",
+    "PRODUCT_RULE",
+    "PRODUCT_RULE_POSTERIOR",
+    "Q_NORMALISED",
+    "RECONSTRUCTION",
+    "RECONSTRUCTION_DEFINITION",
+    "mvn_pdf",
+    "normal_pdf",
+    "p_joint",
+    "p_lik",
+    "p_post",
+    "p_prior",
+    "p_x",
+    "q",
+    "x",
+    "z",
+]
+
+x = sp.Symbol("x", real=True)
+z = sp.Symbol("z", real=True)
+
+#: p(x, z), p(x|z), p(z), p(z|x), p(x) and the variational q(z|x), all positive
+p_joint = sp.Function("p_joint", positive=True)
+p_lik = sp.Function("p_lik", positive=True)
+p_prior = sp.Function("p_prior", positive=True)
+p_post = sp.Function("p_post", positive=True)
+p_x = sp.Function("p_x", positive=True)
+q = sp.Function("q", positive=True)
+
+
+class KL(sp.Function):
+    """``KL(f, g, v)``: the Kullback-Leibler divergence of density ``f`` from ``g``.
+
+    ``v`` is the integration variable, or a ``Tuple`` of them for densities on R^k.
+    """
+
+    nargs = 3
+    is_real = True
+
+    def as_integral(self) -> sp.Integral:
+        """The definition: the integral of f log(f/g) over the whole space."""
+        f, g, v = self.args
+        variables = tuple(v) if isinstance(v, sp.Tuple) else (v,)
+        return sp.Integral(f * sp.log(f / g), *[(w, -sp.oo, sp.oo) for w in variables])
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        f, g, _ = self.args
+        return rf"\mathrm{{KL}}\left({printer._print(f)} \,\middle\|\, {printer._print(g)}\right)"
+
+    def _sympystr(self, printer: sp.printing.str.StrPrinter) -> str:
+        f, g, _ = self.args
+        return f"KL({printer._print(f)} || {printer._print(g)})"
+
+
+def _unfold_kl(expr: sp.Expr) -> sp.Expr:
+    return expr.replace(lambda e: isinstance(e, KL), lambda e: e.as_integral())
+
+
+KL_DEFINITION = Rule(
+    "definition of KL",
+    "definition",
+    "KL(q || p) := ∫ q(z) log(q(z)/p(z)) dz",
+    transform=_unfold_kl,
+)
+
+ELBO = sp.Symbol("ELBO", real=True)
+ELBO_DEFINITION = definition(
+    "definition of the ELBO",
+    ELBO,
+    sp.Integral(q(z) * sp.log(p_joint(x, z) / q(z)), (z, -sp.oo, sp.oo)),
+    "ELBO := E_q[log p(x, z) - log q(z|x)]",
+)
+RECONSTRUCTION = sp.Symbol("E_q[log p(x|z)]", real=True)
+RECONSTRUCTION_DEFINITION = definition(
+    "expected reconstruction log-likelihood",
+    RECONSTRUCTION,
+    sp.Integral(q(z) * sp.log(p_lik(x, z)), (z, -sp.oo, sp.oo)),
+    "E_q[log p(x|z)] := ∫ q(z|x) log p(x|z) dz",
+)
+
+_wx = sp.Wild("wx")
+_wz = sp.Wild("wz")
+
+PRODUCT_RULE = axiom(
+    "product rule",
+    p_joint(_wx, _wz),
+    p_lik(_wx, _wz) * p_prior(_wz),
+    "p(x, z) = p(x|z) p(z)",
+)
+PRODUCT_RULE_POSTERIOR = axiom(
+    "product rule (posterior form)",
+    p_joint(_wx, _wz),
+    p_post(_wz, _wx) * p_x(_wx),
+    "p(x, z) = p(z|x) p(x)",
+)
+CONDITIONAL_DENSITY = definition(
+    "conditional density",
+    p_post(_wz, _wx),
+    p_joint(_wx, _wz) / p_x(_wx),
+    "p(z|x) := p(x, z) / p(x), for p(x) > 0",
+)
+MARGINALISATION = axiom(
+    "marginalisation (sum rule)",
+    p_x(_wx),
+    sp.Integral(p_joint(_wx, z), (z, -sp.oo, sp.oo)),
+    "p(x) = ∫ p(x, z) dz",
+)
+Q_NORMALISED = axiom(
+    "q integrates to 1",
+    sp.Integral(q(z), (z, -sp.oo, sp.oo)),
+    sp.Integer(1),
+    "∫ q(z|x) dz = 1 (q is a density)",
+)
+POSTERIOR_NORMALISED = axiom(
+    "p(z|x) integrates to 1",
+    sp.Integral(p_post(z, x), (z, -sp.oo, sp.oo)),
+    sp.Integer(1),
+    "∫ p(z|x) dz = 1 (the posterior is a density)",
+)
+ABSOLUTE_CONTINUITY = side_condition(
+    "positivity / absolute continuity",
+    "all densities are > 0 on the real line (in particular q > 0 wherever p > 0), "
+    "so every log-ratio is finite",
+)
+INTEGRABILITY = side_condition(
+    "integrability",
+    "every expectation appearing in the derivation is finite (linearity of the integral applies)",
+)
+
+_w = sp.Wild("w", properties=[lambda e: e.is_positive is True])
+LOG_BOUND = inequality(
+    "log x <= x - 1",
+    _w - 1 - sp.log(_w),
+    "log w <= w - 1 for every w > 0 (tangent line of the concave log; equality iff w = 1)",
+)
+
+
+def normal_pdf(v: sp.Symbol, mean: sp.Expr, sd: sp.Expr) -> sp.Expr:
+    """The density of N(mean, sd**2) at ``v``."""
+    return sp.exp(-((v - mean) ** 2) / (2 * sd**2)) / (sp.sqrt(2 * sp.pi) * sd)
+
+
+def mvn_pdf(v: sp.Matrix, mean: sp.Matrix, chol: sp.Matrix) -> sp.Expr:
+    """The density of N(mean, L L^T) at the column vector ``v``, L lower-triangular."""
+    k = v.shape[0]
+    w = chol.inv() * (v - mean)
+    det = sp.Mul(*(chol[i, i] for i in range(k)))
+    return sp.exp(-(w.T * w)[0] / 2) / (sp.sqrt(2 * sp.pi) ** k * det)

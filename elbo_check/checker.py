@@ -1,0 +1,583 @@
+"""The staged, three-valued step checker.
+
+For each step the checker
+
+1. applies the cited rules (definitions, axioms, instantiated lemmas) as
+   rewrites to both sides and renames bound integration variables canonically;
+2. compares cheap canonical forms under the symbols' assumptions:
+   ``expand(expand_log(.))``, then ``cancel(together(.))``;
+3. reduces integrals (:mod:`elbo_check.integrals`: linearity, Gaussian
+   moments by completing the square, checked ``integrate``) and compares again;
+4. runs ``simplify`` on what is left, within the step's time limit;
+5. if none of that closes the step, evaluates both sides with mpmath at 40
+   digits (:mod:`elbo_check.numeric`).  A confirmed disagreement is
+   ``refuted`` with the point and both values; agreement everywhere is only
+   ``corroborated``.
+
+Only stages 1-4 can give ``proved``.  Inequality links are proved by showing
+the gap is provably non-negative: zero, non-negative by the assumptions, an
+instance of a cited inequality rule, a positive multiple or a sum of such, or
+an integral of such (monotonicity of the integral).
+
+A step citing a lemma is never stronger than the lemma's own verdict, and a
+step that uses the Gaussian-moment engine is never stronger than the
+``gaussian-moments`` lemma.
+
+>>> import sympy as sp
+>>> from elbo_check import Derivation, check_derivation
+>>> s = sp.Symbol("s", positive=True)
+>>> d = Derivation("log-square").start(sp.log(s**2)).equals(2 * sp.log(s), by="log rule")
+>>> check_derivation(d).verdict
+<Verdict.PROVED: 'proved'>
+>>> bad = Derivation("log-square-bad").start(sp.log(s**2)).equals(3 * sp.log(s), by="oops")
+>>> check_derivation(bad).steps[0].verdict
+<Verdict.REFUTED: 'refuted'>
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from elbo_check._timeout import Deadline, StepTimeout, time_limit
+from elbo_check.derivation import Derivation, Step
+from elbo_check.integrals import LEDGER_MOMENTS, IntegralReducer
+from elbo_check.numeric import compare
+from elbo_check.results import Counterexample, DerivationResult, LedgerEntry, StepResult
+from elbo_check.rules import Rule
+from elbo_check.verdict import Verdict
+
+__all__ = ["CheckConfig", "Checker", "check_derivation", "check_step"]
+
+LEDGER_MONOTONE = "monotonicity of the integral: f >= 0 implies its integral is >= 0"
+LEDGER_BOUND = "integrals over the same range may be compared integrand by integrand"
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """Knobs of the checker.
+
+    Parameters
+    ----------
+    step_timeout : float
+        Seconds of symbolic work per step before falling back to numerics.
+    numeric_points : int
+        Sample points for the numeric stage.
+    seed : int
+        Base seed of the numeric stage (each step mixes in its own identity).
+    """
+
+    step_timeout: float = 5.0
+    numeric_points: int = 6
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (self.step_timeout > 0):
+            from elbo_check.errors import UsageError
+
+            raise UsageError(
+                f"step timeout must be positive, got step_timeout={self.step_timeout!r}"
+            )
+
+
+@dataclass
+class _Trace:
+    """What one step used: engine facts and inequality rules."""
+
+    engine: list[str] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+
+    def note(self, item: str) -> None:
+        if item not in self.engine:
+            self.engine.append(item)
+
+
+class Checker:
+    """Checks derivations, caching lemma results so each is proved once per run."""
+
+    def __init__(self, config: CheckConfig | None = None) -> None:
+        self.config = config or CheckConfig()
+        self._cache: dict[int, DerivationResult] = {}
+        self._in_progress: set[int] = set()
+
+    # -- public -------------------------------------------------------------
+    def check(
+        self,
+        derivation: Derivation,
+        on_step: Callable[[StepResult], None] | None = None,
+    ) -> DerivationResult:
+        """Check every step of ``derivation`` (cached by identity)."""
+        key = id(derivation)
+        if key in self._cache:
+            return self._cache[key]
+        derivation.validate()
+        self._in_progress.add(key)
+        start = time.perf_counter()
+        results = []
+        try:
+            for step in derivation.steps:
+                result = self.check_step(step, derivation)
+                results.append(result)
+                if on_step is not None:
+                    on_step(result)
+        finally:
+            self._in_progress.discard(key)
+        ledger = _ledger(derivation, results)
+        out = DerivationResult(derivation, tuple(results), time.perf_counter() - start, ledger)
+        self._cache[key] = out
+        return out
+
+    def check_step(self, step: Step, derivation: Derivation) -> StepResult:
+        """Check one step of ``derivation``; see the module docstring."""
+        start = time.perf_counter()
+        rules = [*derivation.assumptions, *step.rules]
+        cap, cap_message = self._lemma_cap(rules)
+        trace = _Trace()
+        seed = self.config.seed ^ zlib.crc32(f"{derivation.name}:{step.index}".encode())
+        rewrite = _Rewriter([r for r in rules if r.rewrites])
+        method: str | None = None
+        timed_out = False
+        try:
+            with time_limit(self.config.step_timeout):
+                deadline = Deadline(self.config.step_timeout)
+                method = self._symbolic(step, derivation, rules, rewrite, deadline, trace, seed)
+        except StepTimeout:
+            timed_out = True
+        except (RecursionError, MemoryError):  # pragma: no cover - pathological input
+            timed_out = True
+        if method is not None and LEDGER_MOMENTS in trace.engine:
+            moments = self._moment_lemma_verdict()
+            if moments is not Verdict.PROVED:
+                cap = Verdict.weakest([cap, moments])
+                cap_message = f"the gaussian-moments lemma is {moments.value}"
+        if method is not None:
+            verdict = Verdict.weakest([Verdict.PROVED, cap])
+            if verdict in (Verdict.UNDECIDED, Verdict.REFUTED):
+                verdict = Verdict.UNDECIDED
+            return StepResult(
+                step,
+                verdict,
+                method,
+                time.perf_counter() - start,
+                cap_message,
+                None,
+                _step_ledger(trace),
+            )
+        return self._numeric(step, rewrite, seed, start, timed_out, cap, cap_message, trace)
+
+    # -- stages -------------------------------------------------------------
+    def _symbolic(
+        self,
+        step: Step,
+        derivation: Derivation,
+        rules: list[Rule],
+        rewrite: _Rewriter,
+        deadline: Deadline,
+        trace: _Trace,
+        seed: int,
+    ) -> str | None:
+        lhs = rewrite(step.lhs)
+        rhs = rewrite(step.rhs)
+        reducer = IntegralReducer(
+            rewrite=rewrite,
+            deadline=deadline,
+            allow_gaussian=not derivation.direct_integration,
+            seed=seed,
+        )
+        if step.relation == "=":
+            return _prove_zero(lhs - rhs, reducer, deadline, trace)
+        gap = lhs - rhs if step.relation == ">=" else rhs - lhs
+        inequalities = [r for r in rules if r.nonneg is not None]
+        prover = _NonNegProver(rewrite, reducer, deadline, trace, inequalities)
+        if prover.prove(gap, depth=3):
+            return (
+                "non-negative gap: " + ", ".join(dict.fromkeys(r.name for r in trace.rules))
+                if trace.rules
+                else "non-negative gap"
+            )
+        return None
+
+    def _numeric(
+        self,
+        step: Step,
+        rewrite: _Rewriter,
+        seed: int,
+        start: float,
+        timed_out: bool,
+        cap: Verdict,
+        cap_message: str,
+        trace: _Trace,
+    ) -> StepResult:
+        deadline = Deadline(self.config.step_timeout)
+        reason = (
+            "symbolic stages timed out" if timed_out else "symbolic stages could not close the step"
+        )
+        try:
+            with time_limit(self.config.step_timeout):
+                lhs = rewrite(step.lhs)
+                rhs = rewrite(step.rhs)
+                outcome = compare(
+                    lhs,
+                    rhs,
+                    step.relation,
+                    seed=seed,
+                    count=self.config.numeric_points,
+                    deadline=deadline,
+                )
+        except StepTimeout:
+            return StepResult(
+                step,
+                Verdict.UNDECIDED,
+                "timeout",
+                time.perf_counter() - start,
+                f"{reason}; numeric stage timed out too",
+                None,
+                _step_ledger(trace),
+            )
+        seconds = time.perf_counter() - start
+        if outcome.outcome == "mismatch":
+            cex = Counterexample(outcome.point, outcome.lhs_value, outcome.rhs_value)
+            return StepResult(
+                step,
+                Verdict.REFUTED,
+                "numeric (mpmath, 40 digits)",
+                seconds,
+                f"{reason}; the two sides differ",
+                cex,
+                _step_ledger(trace),
+            )
+        if outcome.outcome == "agree":
+            verdict = Verdict.weakest([Verdict.CORROBORATED, cap])
+            if verdict is Verdict.REFUTED:
+                verdict = Verdict.UNDECIDED
+            message = f"{reason}; agrees at {outcome.points} points (evidence, not proof)"
+            if cap_message:
+                message += f"; {cap_message}"
+            return StepResult(
+                step,
+                verdict,
+                "numeric (mpmath, 40 digits)",
+                seconds,
+                message,
+                None,
+                _step_ledger(trace),
+            )
+        return StepResult(
+            step,
+            Verdict.UNDECIDED,
+            "none",
+            seconds,
+            f"{reason}; {outcome.reason}",
+            None,
+            _step_ledger(trace),
+        )
+
+    # -- lemmas -------------------------------------------------------------
+    def _lemma_cap(self, rules: Iterable[Rule]) -> tuple[Verdict, str]:
+        cap = Verdict.PROVED
+        notes = []
+        for rule in rules:
+            if rule.derivation is None:
+                continue
+            if id(rule.derivation) in self._in_progress:
+                cap = Verdict.UNDECIDED
+                notes.append(f"lemma {rule.derivation.name!r} is circular here")
+                continue
+            verdict = self.check(rule.derivation).verdict
+            if verdict is not Verdict.PROVED:
+                notes.append(f"cites lemma {rule.derivation.name!r}, which is {verdict.value}")
+            cap = Verdict.weakest([cap, verdict])
+        return cap, "; ".join(notes)
+
+    def _moment_lemma_verdict(self) -> Verdict:
+        from elbo_check.lemmas import gaussian_moments
+
+        lemma = gaussian_moments()
+        if id(lemma) in self._in_progress:
+            return Verdict.UNDECIDED
+        return self.check(lemma).verdict
+
+
+def check_derivation(
+    derivation: Derivation,
+    config: CheckConfig | None = None,
+    *,
+    checker: Checker | None = None,
+    on_step: Callable[[StepResult], None] | None = None,
+) -> DerivationResult:
+    """Check every step of ``derivation`` and return a :class:`DerivationResult`."""
+    return (checker or Checker(config)).check(derivation, on_step=on_step)
+
+
+def check_step(step: Step, derivation: Derivation, config: CheckConfig | None = None) -> StepResult:
+    """Check a single step of ``derivation``."""
+    return Checker(config).check_step(step, derivation)
+
+
+# -- rewriting ----------------------------------------------------------------
+class _Rewriter:
+    """Apply rewrite rules to a fixpoint and rename bound variables canonically."""
+
+    def __init__(self, rules: list[Rule], passes: int = 8) -> None:
+        self.rules = [_normalized(r) for r in rules]
+        self.passes = passes
+
+    def __call__(self, expr: sp.Expr) -> sp.Expr:
+        # transforms (changes of variables) name their variables: apply them
+        # before bound variables are renamed
+        for rule in self.rules:
+            if rule.transform is not None:
+                expr = rule.apply(expr)
+        expr = alpha_normalize(expr)
+        for _ in range(self.passes):
+            before = expr
+            for rule in self.rules:
+                expr = alpha_normalize(rule.apply(expr))
+            if expr == before:
+                break
+        return expr
+
+
+def _normalized(rule: Rule) -> Rule:
+    """The rule with its bound variables renamed the way expressions are."""
+    if rule.lhs is None or rule.rhs is None:
+        return rule
+    return dataclasses.replace(rule, lhs=alpha_normalize(rule.lhs), rhs=alpha_normalize(rule.rhs))
+
+
+def alpha_normalize(expr: sp.Expr) -> sp.Expr:
+    """Rename integration variables to canonical names (``_b1_0``, ``_b2_0``, ...).
+
+    Two integrals that differ only in the names of their bound variables become
+    structurally equal.  A bound variable is named after its integral's height
+    (how many integrals nest inside it), so the name does not depend on where
+    the integral sits: a rule's pattern matches wherever the integral occurs.
+    The new names keep the old variables' assumptions.
+
+    >>> import sympy as sp
+    >>> t, z = sp.symbols("t z", real=True)
+    >>> alpha_normalize(sp.Integral(sp.exp(-t**2), (t, -sp.oo, sp.oo))) == \\
+    ...     alpha_normalize(sp.Integral(sp.exp(-z**2), (z, -sp.oo, sp.oo)))
+    True
+    """
+    if not expr.has(sp.Integral):
+        return expr
+
+    def rename(node: sp.Basic) -> tuple[sp.Basic, int]:
+        """Return the renamed node and its integral height (0: no integral inside)."""
+        if not node.args:
+            return node, 0
+        if isinstance(node, sp.Integral):
+            body, inner = rename(node.function)
+            height = inner + 1
+            mapping = {}
+            limits = []
+            for i, lim in enumerate(node.limits):
+                new = sp.Symbol(f"_b{height}_{i}", **_assumptions(lim[0]))
+                mapping[lim[0]] = new
+                limits.append((new, *(b.xreplace(mapping) for b in lim[1:])))
+            return sp.Integral(body.xreplace(mapping), *limits), height
+        parts = [rename(a) for a in node.args]
+        return node.func(*(p for p, _ in parts)), max(h for _, h in parts)
+
+    return rename(expr)[0]
+
+
+def _assumptions(sym: sp.Symbol) -> dict[str, bool]:
+    keep = ("real", "positive", "negative", "nonnegative", "integer", "finite")
+    return {k: v for k, v in sym.assumptions0.items() if k in keep and v is not None}
+
+
+# -- equality -----------------------------------------------------------------
+def _canonical_zero(expr: sp.Expr) -> str | None:
+    """Cheap canonical forms under the symbols' assumptions."""
+    if expr == 0:
+        return "structural"
+    e1 = sp.expand(sp.expand_log(expr))
+    if e1 == 0:
+        return "expand(expand_log)"
+    if e1.has(sp.nan, sp.zoo) or e1.has(sp.Integral):
+        # cancel() would ask sympy's assumptions about integrals, which may
+        # integrate numerically: slow, and no part of a proof
+        return None
+    e2 = sp.cancel(sp.together(e1))
+    if e2 == 0:
+        return "cancel(together)"
+    return None
+
+
+def _zero_integrand(diff: sp.Expr) -> str | None:
+    """Integrals over the same range whose integrands differ by a factor that is zero."""
+    merged = _merge_integrals(diff)
+    if not isinstance(merged, sp.Integral):
+        return None
+    factored = sp.factor_terms(merged.function)
+    for factor in sp.Mul.make_args(factored):
+        how = _canonical_zero(factor)
+        if how is not None:
+            return how
+    return None
+
+
+def _prove_zero(
+    diff: sp.Expr, reducer: IntegralReducer, deadline: Deadline, trace: _Trace
+) -> str | None:
+    if diff == 0:
+        return "canonical forms: structural"
+    if diff.has(sp.Integral):
+        how = _zero_integrand(diff)
+        if how is not None:
+            trace.note(LEDGER_BOUND)
+            return f"equal integrands: {how}"
+        # reduce before expanding: expanding a Gaussian integrand first is slow
+        reduced = reducer.reduce(diff)
+        for item in reducer.used:
+            trace.note(item)
+        how = _canonical_zero(reduced)
+        if how is not None:
+            return f"integrals reduced, then {how}"
+        diff = reduced
+    else:
+        how = _canonical_zero(diff)
+        if how is not None:
+            return f"canonical forms: {how}"
+    deadline.check()
+    if diff.has(sp.Integral):
+        return None  # never let simplify loose on unreduced integrals
+    if sp.simplify(diff) == 0:
+        return "simplify"
+    return None
+
+
+# -- inequalities -------------------------------------------------------------
+class _NonNegProver:
+    """Proves ``expr >= 0`` from assumptions, cited inequality rules and structure."""
+
+    def __init__(
+        self,
+        rewrite: _Rewriter,
+        reducer: IntegralReducer,
+        deadline: Deadline,
+        trace: _Trace,
+        rules: list[Rule],
+    ) -> None:
+        self.rewrite = rewrite
+        self.reducer = reducer
+        self.deadline = deadline
+        self.trace = trace
+        self.rules = [(r, rewrite(r.nonneg)) for r in rules if r.nonneg is not None]
+
+    def prove(self, expr: sp.Expr, depth: int) -> bool:
+        self.deadline.check()
+        for form in self._forms(expr):
+            if form == 0 or form.is_nonnegative is True:
+                return True
+            if self._by_rule(form, depth):
+                return True
+            if self._by_structure(form, depth):
+                return True
+        return False
+
+    def _forms(self, expr: sp.Expr) -> list[sp.Expr]:
+        forms = [expr, _merge_integrals(expr), sp.factor_terms(expr)]
+        expanded = sp.expand(sp.expand_log(expr))
+        forms += [expanded, _merge_integrals(expanded)]
+        return list(dict.fromkeys(forms))
+
+    def _by_rule(self, form: sp.Expr, depth: int) -> bool:
+        for rule, nonneg in self.rules:
+            if nonneg.has(sp.Wild):
+                match = form.match(nonneg)
+                if match is not None:
+                    self.trace.rules.append(rule)
+                    return True
+                continue
+            rest = form - nonneg
+            if _canonical_zero(rest) is not None or (
+                depth > 0 and rest.free_symbols and self.prove(rest, depth - 1)
+            ):
+                self.trace.rules.append(rule)
+                return True
+        return False
+
+    def _by_structure(self, form: sp.Expr, depth: int) -> bool:
+        if depth <= 0:
+            return False
+        if isinstance(form, sp.Integral) and all(
+            len(lim) == 3 and (lim[2] - lim[1]).is_extended_nonnegative for lim in form.limits
+        ):
+            if self.prove(sp.factor_terms(form.function), depth - 1):
+                self.trace.note(LEDGER_MONOTONE)
+                return True
+            return False
+        if isinstance(form, sp.Mul):
+            positive = [a for a in form.args if a.is_positive]
+            if positive:
+                rest = sp.Mul(*(a for a in form.args if not a.is_positive))
+                return self.prove(rest, depth - 1)
+            return False
+        if isinstance(form, sp.Add):
+            return all(self.prove(t, depth - 1) for t in form.args)
+        return False
+
+
+def _merge_integrals(expr: sp.Expr) -> sp.Expr:
+    """Combine ``c1*Integral(f, L) + c2*Integral(g, L)`` into ``Integral(c1 f + c2 g, L)``."""
+    if not isinstance(expr, sp.Add):
+        return expr
+    groups: dict[tuple[sp.Basic, ...], list[sp.Expr]] = {}
+    others = []
+    for term in expr.args:
+        coeff, rest = term.as_independent(sp.Integral, as_Add=False)
+        if isinstance(rest, sp.Integral) and not (
+            coeff.free_symbols & {lim[0] for lim in rest.limits}
+        ):
+            groups.setdefault(rest.limits, []).append(coeff * rest.function)
+        else:
+            others.append(term)
+    merged = [sp.Integral(sp.Add(*fs), *limits) for limits, fs in groups.items()]
+    return sp.Add(*others, *merged)
+
+
+# -- ledger -------------------------------------------------------------------
+def _step_ledger(trace: _Trace) -> tuple[LedgerEntry, ...]:
+    return tuple(LedgerEntry(item, "method", item) for item in trace.engine)
+
+
+def _ledger(derivation: Derivation, results: list[StepResult]) -> tuple[LedgerEntry, ...]:
+    entries: dict[str, LedgerEntry] = {}
+    for rule in [*derivation.assumptions, *(r for s in derivation.steps for r in s.rules)]:
+        d = rule.ledger_entry()
+        entries.setdefault(
+            rule.name, LedgerEntry(d["name"], d["kind"], d["statement"], d.get("derivation"))
+        )
+    for result in results:
+        for entry in result.ledger:
+            kind = "lemma" if "lemma" in entry.name else "axiom"
+            deriv = "gaussian-moments" if "gaussian-moments" in entry.name else None
+            entries.setdefault(entry.name, LedgerEntry(entry.name, kind, entry.statement, deriv))
+    symbols: dict[str, str] = {}
+    for step in derivation.steps:
+        for sym in step.lhs.free_symbols | step.rhs.free_symbols:
+            if isinstance(sym, sp.Symbol) and not sym.name.startswith("_"):
+                symbols.setdefault(sym.name, _describe(sym))
+    for name, text in sorted(symbols.items()):
+        entries.setdefault(f"symbol {name}", LedgerEntry(f"symbol {name}", "assumption", text))
+    return tuple(entries.values())
+
+
+def _describe(sym: sp.Symbol) -> str:
+    for attr, text in (
+        ("is_positive", "positive"),
+        ("is_nonnegative", "non-negative"),
+        ("is_integer", "an integer"),
+        ("is_real", "real"),
+    ):
+        if getattr(sym, attr):
+            return f"{sym.name} is {text} (declared)"
+    return f"{sym.name} is complex (no assumption declared)"

@@ -1,0 +1,166 @@
+"""High-precision numeric comparison: it can refute a step, never prove it.
+
+Both sides are evaluated with mpmath (through ``evalf``) at exact rational
+points that satisfy the symbols' assumptions: special points first (all
+ones, zeros for real symbols), then seeded random rationals.  A disagreement
+far beyond the working precision, confirmed at twice the precision, is a
+counterexample.  Agreement everywhere is *corroboration*: evidence, not proof.
+
+>>> import sympy as sp
+>>> from elbo_check.numeric import compare
+>>> s = sp.Symbol("s", positive=True)
+>>> compare(sp.log(s**2), 2 * sp.log(s), "=", seed=0).outcome
+'agree'
+>>> out = compare(sp.log(s**2), 3 * sp.log(s), "=", seed=0)
+>>> out.outcome, out.point
+('mismatch', {'s': '25/8'})
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Literal
+
+import sympy as sp
+
+from elbo_check._timeout import Deadline
+
+__all__ = ["NumericOutcome", "compare", "sample_points"]
+
+DPS = 40
+#: relative disagreement that counts as a real mismatch (far above any rounding)
+MISMATCH = sp.Float("1e-10", DPS)
+
+
+@dataclass(frozen=True)
+class NumericOutcome:
+    """What the numeric stage saw."""
+
+    outcome: Literal["agree", "mismatch", "unevaluable", "inconclusive"]
+    points: int = 0
+    point: dict[str, str] = field(default_factory=dict)
+    lhs_value: str = ""
+    rhs_value: str = ""
+    reason: str = ""
+
+
+def _free(expr: sp.Expr) -> set[sp.Symbol]:
+    return {s for s in expr.free_symbols if isinstance(s, sp.Symbol)}
+
+
+def _value_for(sym: sp.Symbol, rng: random.Random, kind: int) -> sp.Rational:
+    """A value in the symbol's declared domain: kind 0 = one, 1 = zero-ish, 2 = random."""
+    if sym.is_integer:
+        lo = 1 if sym.is_positive else 0 if sym.is_nonnegative else -5
+        hi = -1 if sym.is_negative else 6
+        return sp.Integer([max(lo, min(hi, 1)), max(lo, min(hi, 0)), rng.randint(lo, hi)][kind])
+    if kind == 0:
+        return sp.Integer(-1) if sym.is_negative else sp.Integer(1)
+    if kind == 1 and not (sym.is_positive or sym.is_negative or sym.is_nonzero):
+        return sp.Integer(0)
+    value = sp.Rational(rng.randint(1, 97), rng.choice([7, 8, 13, 16, 25, 31]))
+    if sym.is_negative or (not sym.is_nonnegative and not sym.is_positive and rng.random() < 0.5):
+        value = -value
+    return value
+
+
+def sample_points(
+    symbols: list[sp.Symbol], seed: int, count: int = 6
+) -> list[dict[sp.Symbol, sp.Rational]]:
+    """Exact points satisfying each symbol's assumptions (deterministic in ``seed``).
+
+    >>> import sympy as sp
+    >>> s = sp.Symbol("s", positive=True); m = sp.Symbol("m", real=True)
+    >>> sample_points([m, s], seed=1, count=2)
+    [{m: 1, s: 1}, {m: 0, s: 18/25}]
+    """
+    rng = random.Random(seed)
+    return [{s: _value_for(s, rng, min(k, 2)) for s in symbols} for k in range(count)]
+
+
+def _evaluate(expr: sp.Expr, point: dict[sp.Symbol, sp.Rational], dps: int) -> sp.Expr | None:
+    try:
+        value = expr.xreplace(point).evalf(dps)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError):
+        return None
+    if not value.is_number or value.has(sp.nan, sp.zoo) or value.is_infinite:
+        return None
+    if value.atoms(sp.Integral, sp.core.function.AppliedUndef):
+        return None
+    return value
+
+
+def _relative_gap(a: sp.Expr, b: sp.Expr) -> sp.Float:
+    diff = abs(sp.N(a - b, DPS))
+    scale = max(sp.Float(1), abs(sp.N(a, DPS)), abs(sp.N(b, DPS)))
+    return sp.Float(diff / scale, DPS)
+
+
+def _violates(a: sp.Expr, b: sp.Expr, relation: str, threshold: sp.Float) -> bool:
+    """True when ``a <relation> b`` fails by more than ``threshold`` (relative)."""
+    if relation == "=":
+        return bool(_relative_gap(a, b) > threshold)
+    ra, rb = sp.re(a), sp.re(b)
+    scale = max(sp.Float(1), abs(ra), abs(rb))
+    excess = (ra - rb) if relation == "<=" else (rb - ra)
+    return bool(sp.N(excess / scale, DPS) > threshold)
+
+
+def compare(
+    lhs: sp.Expr,
+    rhs: sp.Expr,
+    relation: str,
+    *,
+    seed: int,
+    count: int = 6,
+    deadline: Deadline | None = None,
+) -> NumericOutcome:
+    """Evaluate ``lhs <relation> rhs`` at sample points; see the module docstring."""
+    symbols = sorted(_free(lhs) | _free(rhs), key=str)
+    has_integral = lhs.has(sp.Integral) or rhs.has(sp.Integral)
+    agree_tol = sp.Float("1e-15" if has_integral else "1e-25", DPS)
+    agreed = 0
+    inconclusive = 0
+    for point in sample_points(symbols, seed, count):
+        if deadline is not None and deadline.expired():
+            break
+        a = _evaluate(lhs, point, DPS)
+        b = _evaluate(rhs, point, DPS)
+        if a is None or b is None:
+            if agreed == 0 and (
+                lhs.atoms(sp.core.function.AppliedUndef) or rhs.atoms(sp.core.function.AppliedUndef)
+            ):
+                return NumericOutcome(
+                    "unevaluable", reason="abstract functions cannot be evaluated"
+                )
+            inconclusive += 1
+            continue
+        if _violates(a, b, relation, MISMATCH):
+            # confirm at twice the precision before calling it a counterexample
+            a2 = _evaluate(lhs, point, 2 * DPS)
+            b2 = _evaluate(rhs, point, 2 * DPS)
+            if a2 is not None and b2 is not None and _violates(a2, b2, relation, MISMATCH):
+                return NumericOutcome(
+                    "mismatch",
+                    agreed,
+                    {str(k): str(v) for k, v in point.items()},
+                    _show(a2),
+                    _show(b2),
+                )
+            inconclusive += 1
+        elif _violates(a, b, relation, agree_tol):
+            inconclusive += 1
+        else:
+            agreed += 1
+    if agreed == 0:
+        return NumericOutcome("unevaluable", reason="no sample point could be evaluated")
+    if inconclusive:
+        return NumericOutcome(
+            "inconclusive", agreed, reason=f"{inconclusive} point(s) inconclusive"
+        )
+    return NumericOutcome("agree", agreed)
+
+
+def _show(value: sp.Expr) -> str:
+    return str(sp.N(value, 20))

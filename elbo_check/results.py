@@ -1,0 +1,122 @@
+"""Result objects: what the checker found, ready for renderers and the CLI.
+
+Data flows one way: derivation -> check -> these objects -> renderers.  The
+objects are plain frozen dataclasses with a ``to_dict()`` that gives the
+pinned JSON shape.
+
+>>> from elbo_check.results import Counterexample
+>>> Counterexample({"s": "1/2"}, "0.3", "0.4").to_dict()["point"]
+{'s': '1/2'}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy as sp
+
+from elbo_check.derivation import Derivation, Step
+from elbo_check.verdict import Verdict
+
+__all__ = ["Counterexample", "DerivationResult", "LedgerEntry", "StepResult"]
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A point where the two sides disagree, with both values (as decimal strings)."""
+
+    point: dict[str, str]
+    lhs_value: str
+    rhs_value: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"point": dict(self.point), "lhs": self.lhs_value, "rhs": self.rhs_value}
+
+    def __str__(self) -> str:
+        where = ", ".join(f"{k}={v}" for k, v in self.point.items()) or "(no free symbols)"
+        return f"at {where}: lhs = {self.lhs_value}, rhs = {self.rhs_value}"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One line of the axiom ledger."""
+
+    name: str
+    kind: str  # axiom, definition, lemma, inequality, side-condition, assumption, method
+    statement: str
+    derivation: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "statement": self.statement}
+        if self.derivation is not None:
+            out["derivation"] = self.derivation
+        return out
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The verdict on one step, and how it was reached."""
+
+    step: Step
+    verdict: Verdict
+    method: str
+    seconds: float
+    message: str = ""
+    counterexample: Counterexample | None = None
+    ledger: tuple[LedgerEntry, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pinned JSON shape, plus ``index``, ``relation``, ``method``, ``message``."""
+        s = self.step
+        return {
+            "index": s.index,
+            "verdict": self.verdict.value,
+            "by": s.by,
+            "relation": s.relation,
+            "lhs": sp.sstr(s.lhs),
+            "rhs": sp.sstr(s.rhs),
+            "latex": f"{sp.latex(s.lhs)} {_LATEX_REL[s.relation]} {sp.latex(s.rhs)}",
+            "seconds": round(self.seconds, 4),
+            "counterexample": None
+            if self.counterexample is None
+            else self.counterexample.to_dict(),
+            "method": self.method,
+            "message": self.message,
+        }
+
+
+_LATEX_REL = {"=": "=", "<=": r"\leq", ">=": r"\geq"}
+
+
+@dataclass(frozen=True)
+class DerivationResult:
+    """Every step's verdict, the weakest verdict, and the ledger."""
+
+    derivation: Derivation
+    steps: tuple[StepResult, ...]
+    seconds: float
+    ledger: tuple[LedgerEntry, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        """The derivation's slug."""
+        return self.derivation.name
+
+    @property
+    def verdict(self) -> Verdict:
+        """The weakest step verdict: a derivation is only as strong as its weakest link."""
+        return Verdict.weakest(r.verdict for r in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pinned JSON shape: name, title, steps, axioms (plus verdict, seconds)."""
+        return {
+            "name": self.derivation.name,
+            "title": self.derivation.title,
+            "verdict": self.verdict.value,
+            "seconds": round(self.seconds, 4),
+            "steps": [r.to_dict() for r in self.steps],
+            "axioms": [e.to_dict() for e in self.ledger],
+        }
