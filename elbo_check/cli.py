@@ -1,0 +1,188 @@
+"""The ``elbo-check`` command line: ``list``, ``prove`` and ``validate``.
+
+Exit codes: 0 success; 1 a step is refuted or undecided (with ``--strict``:
+not proved), or a validated function is wrong; 2 usage errors (unknown slug,
+missing file, a module that raises on import or defines no derivation, bad
+flags).  User errors print one line, never a traceback.
+
+>>> from elbo_check.cli import build_parser
+>>> build_parser().parse_args(["prove", "bayes", "--strict"]).strict
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from elbo_check.errors import ElboCheckError
+
+if TYPE_CHECKING:
+    from elbo_check.derivation import Derivation
+    from elbo_check.results import StepResult
+
+__all__ = ["build_parser", "main", "write_atomically"]
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with our one-line error format (exit code 2)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = _Parser(prog="elbo-check", description="A formal derivation verifier for variational inference.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="list the shipped derivations (slug and title)")
+
+    prove = sub.add_parser("prove", help="check derivations step by step")
+    prove.add_argument("slugs", nargs="*", metavar="SLUG", help="derivations to prove (default: all shipped)")
+    prove.add_argument("--file", action="append", default=[], metavar="F.py",
+                       help="also prove every Derivation defined at the top level of F.py (repeatable)")
+    prove.add_argument("--format", choices=("text", "json"), default="text")
+    prove.add_argument("--strict", action="store_true", help="exit 1 unless every step is proved")
+    prove.add_argument("--step-timeout", type=_positive_float, default=5.0, metavar="S",
+                       help="seconds of symbolic work per step (default 5)")
+    prove.add_argument("--evidence", action="store_true",
+                       help="add Monte Carlo evidence lines for the closed-form results")
+    prove.add_argument("--output", "-o", metavar="FILE",
+                       help="write the report to FILE atomically instead of standard output")
+    prove.add_argument("--seed", type=int, default=0, help="seed of the numeric stages (default 0)")
+
+    validate = sub.add_parser("validate", help="check a third-party KL implementation")
+    from elbo_check.validate._cli import add_arguments
+
+    add_arguments(validate)
+    return parser
+
+
+def write_atomically(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace``: never half-written."""
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise ElboCheckError(f"output directory does not exist: {str(directory)!r}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cmd_list(out: TextIO) -> int:
+    import derivations
+
+    for slug in derivations.slugs():
+        out.write(f"{slug:<30} {derivations.get(slug).title}\n")
+    return EXIT_OK
+
+
+def _collect(ns: argparse.Namespace) -> list[Derivation]:
+    import derivations
+    from elbo_check.loader import load_derivations
+
+    chosen: list[Derivation] = [derivations.get(s) for s in ns.slugs]
+    for path in ns.file:
+        chosen.extend(load_derivations(path))
+    if not ns.slugs and not ns.file:
+        chosen = derivations.all_derivations()
+    for d in chosen:
+        d.validate()
+    return chosen
+
+
+def _progress(enabled: bool, err: TextIO) -> Any:
+    if not enabled:
+        return None
+
+    def show(result: StepResult) -> None:
+        err.write(f"\r  checked step {result.step.index}: {result.verdict.value:<12}")
+        err.flush()
+
+    return show
+
+
+def _cmd_prove(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from elbo_check.checker import CheckConfig, Checker
+    from elbo_check.render import render_json, render_text
+
+    chosen = _collect(ns)
+    checker = Checker(CheckConfig(step_timeout=ns.step_timeout, seed=ns.seed))
+    interactive = err.isatty()
+    results = []
+    for d in chosen:
+        if interactive:
+            err.write(f"\rproving {d.name} ...{' ' * 30}\n")
+        results.append(checker.check(d, on_step=_progress(interactive, err)))
+    if interactive:
+        err.write("\r" + " " * 60 + "\r")
+    evidence = None
+    if ns.evidence:
+        from elbo_check.evidence import collect_evidence
+
+        evidence = {d.name: collect_evidence(d.name, seed=ns.seed) for d in chosen}
+    text = render_json(results, evidence) if ns.format == "json" else render_text(results, evidence)
+    if ns.output:
+        write_atomically(ns.output, text)
+    else:
+        out.write(text)
+    failed_evidence = [
+        (name, line) for name, lines in (evidence or {}).items() for line in lines if not line.passed
+    ]
+    for name, line in failed_evidence:
+        err.write(f"elbo-check: WARNING: numeric evidence failed for proved result {name}: "
+                  f"{line.format_text()} (this would mean a bug in the checker)\n")
+    ok = all(
+        r.verdict.is_proof if ns.strict else r.verdict.passes for res in results for r in res.steps
+    )
+    return EXIT_OK if ok and not failed_evidence else EXIT_FAIL
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            ns = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if ns.command == "list":
+            return _cmd_list(out)
+        if ns.command == "prove":
+            return _cmd_prove(ns, out, err)
+        from elbo_check.validate._cli import run
+
+        return run(ns)
+    except ElboCheckError as exc:
+        err.write(f"elbo-check: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.write("elbo-check: interrupted\n")
+        return 130

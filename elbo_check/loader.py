@@ -1,0 +1,62 @@
+"""Load a user's derivation module from a file, safely and without side effects on disk.
+
+The module is imported from source with bytecode writing turned off, so no
+``__pycache__`` appears next to the user's file.  Any exception raised while
+importing becomes a one-line :class:`~elbo_check.errors.UsageError`.
+
+>>> from elbo_check.loader import load_derivations
+>>> load_derivations("no/such/file.py")
+Traceback (most recent call last):
+...
+elbo_check.errors.UsageError: derivation file not found: 'no/such/file.py'
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from pathlib import Path
+
+from elbo_check.derivation import Derivation
+from elbo_check.errors import DerivationError, UsageError
+
+__all__ = ["load_derivations"]
+
+
+def load_derivations(path: str | Path) -> list[Derivation]:
+    """Import ``path`` and return every :class:`Derivation` defined at its top level."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"derivation file not found: {str(path)!r}")
+    if file.suffix != ".py":
+        raise UsageError(f"derivation file must be a .py file, got {str(path)!r}")
+    name = f"_elbo_check_user_{file.stem}_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:  # pragma: no cover - defensive
+        raise UsageError(f"cannot import {str(path)!r}")
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except DerivationError:
+        raise
+    except SystemExit as exc:
+        raise UsageError(f"{path} called sys.exit({exc.code!r}) on import") from None
+    except BaseException as exc:  # noqa: BLE001 - any error in user code is a usage error
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        raise UsageError(f"{path} raised {type(exc).__name__} on import: {message}") from None
+    finally:
+        sys.dont_write_bytecode = previous
+        sys.modules.pop(name, None)
+    found: list[Derivation] = []
+    for value in vars(module).values():
+        if isinstance(value, Derivation) and all(value is not d for d in found):
+            found.append(value)
+    if not found:
+        raise UsageError(f"{path} defines no Derivation at its top level")
+    return found

@@ -1,0 +1,162 @@
+"""pytest plugin: run derivations as tests (``pytest --derivations PATH``).
+
+Registered through the ``pytest11`` entry point.  This module imports only the
+standard library and pytest: sympy and the checker are imported when a
+derivation file is collected, never merely because the plugin is installed.
+
+Each step becomes one test item with an id like
+``file.py::seed-closed-form::step-1``.  A refuted step fails and shows both
+sides and the counterexample; an undecided step fails; a corroborated step
+passes with a :class:`CorroboratedWarning`, and fails under
+``--derivations-strict``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["CorroboratedWarning"]
+
+OPTION = "--derivations"
+STRICT = "--derivations-strict"
+TIMEOUT = "--derivations-step-timeout"
+
+
+class CorroboratedWarning(UserWarning):
+    """A step passed on numeric evidence only: it is corroborated, not proved."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("elbo-check", "elbo-check: derivations as tests")
+    group.addoption(
+        OPTION,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="collect every Derivation defined at the top level of PATH (a .py file); repeatable",
+    )
+    group.addoption(
+        STRICT,
+        action="store_true",
+        default=False,
+        help="fail corroborated steps too: only proved steps pass",
+    )
+    group.addoption(
+        TIMEOUT,
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds of symbolic work per step (default 5)",
+    )
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    paths = config.getoption(OPTION) or []
+    for raw in paths:
+        path = Path(raw).resolve()
+        if not path.is_file():
+            raise pytest.UsageError(f"--derivations: file not found: {raw!r}")
+        file_node = DerivationFile.from_parent(session, path=path)
+        for node in file_node.collect():
+            assert isinstance(node, DerivationNode)
+            items.extend(node.collect())
+
+
+class DerivationFile(pytest.File):
+    """A Python module whose top-level Derivations are collected."""
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        from elbo_check.errors import ElboCheckError
+        from elbo_check.loader import load_derivations
+
+        try:
+            found = load_derivations(self.path)
+        except ElboCheckError as exc:
+            raise pytest.UsageError(f"--derivations: {exc}") from None
+        for derivation in found:
+            yield DerivationNode.from_parent(self, name=derivation.name, derivation=derivation)
+
+
+class DerivationNode(pytest.Collector):
+    """One derivation; its children are the steps."""
+
+    def __init__(self, *, derivation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.derivation = derivation
+
+    def collect(self) -> list[pytest.Item]:  # type: ignore[override]
+        self.derivation.validate()
+        return [
+            StepItem.from_parent(self, name=step.label, step_index=i)
+            for i, step in enumerate(self.derivation.steps)
+        ]
+
+
+class DerivationStepFailure(Exception):
+    """A step that did not pass (refuted or undecided, or corroborated under strict)."""
+
+
+class StepItem(pytest.Item):
+    """One step of a derivation."""
+
+    def __init__(self, *, step_index: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.step_index = step_index
+
+    def _checker(self) -> Any:
+        from elbo_check.checker import CheckConfig, Checker
+
+        key = "_elbo_check_checker"
+        checker = getattr(self.config, key, None)
+        if checker is None:
+            timeout = self.config.getoption(TIMEOUT)
+            checker = Checker(CheckConfig(step_timeout=timeout))
+            setattr(self.config, key, checker)
+        return checker
+
+    def runtest(self) -> None:
+        assert isinstance(self.parent, DerivationNode)
+        result = self._checker().check(self.parent.derivation).steps[self.step_index]
+        self.user_properties.append(("verdict", result.verdict.value))
+        verdict = result.verdict.value
+        if verdict == "proved":
+            return
+        if verdict == "corroborated":
+            if self.config.getoption(STRICT):
+                raise DerivationStepFailure(_describe(result, "corroborated, not proved (--derivations-strict)"))
+            warnings.warn(CorroboratedWarning(_describe(result, "corroborated, not proved")), stacklevel=1)
+            return
+        raise DerivationStepFailure(_describe(result, verdict))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, DerivationStepFailure):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.parent.name if self.parent else ''}::{self.name}"
+
+
+def _describe(result: Any, what: str) -> str:
+    import sympy as sp
+
+    step = result.step
+    lines = [
+        f"step {step.index} is {what}",
+        f"  by:  {step.by}",
+        f"  lhs: {sp.sstr(step.lhs)}",
+        f"  {step.relation}",
+        f"  rhs: {sp.sstr(step.rhs)}",
+    ]
+    if result.counterexample is not None:
+        lines.append(f"  counterexample {result.counterexample}")
+    if result.message:
+        lines.append(f"  note: {result.message}")
+    return "\n".join(lines)

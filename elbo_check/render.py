@@ -1,0 +1,93 @@
+"""Renderers: result objects to text tables and JSON.  Renderers never check anything.
+
+>>> from elbo_check.render import format_seconds
+>>> format_seconds(0.01234)
+'0.012s'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from elbo_check.results import DerivationResult
+from elbo_check.verdict import Verdict
+
+__all__ = ["format_seconds", "render_json", "render_text", "summary_counts", "to_json_dict"]
+
+
+def format_seconds(seconds: float) -> str:
+    """Seconds with three decimals and a unit."""
+    return f"{seconds:.3f}s"
+
+
+def summary_counts(results: Sequence[DerivationResult]) -> dict[str, int]:
+    """How many steps got each verdict."""
+    counts = {v.value: 0 for v in Verdict}
+    for result in results:
+        for step in result.steps:
+            counts[step.verdict.value] += 1
+    return counts
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_text(
+    results: Sequence[DerivationResult],
+    evidence: dict[str, list[Any]] | None = None,
+) -> str:
+    """A table per derivation, counterexamples, evidence lines, then the axiom ledger."""
+    lines: list[str] = []
+    for result in results:
+        d = result.derivation
+        lines.append(f"{d.name}: {d.title}  [{result.verdict.value}, {format_seconds(result.seconds)}]")
+        lines.append(f"  {'step':>4}  {'rel':<3}  {'verdict':<12}  {'time':>8}  justification")
+        for r in result.steps:
+            lines.append(
+                f"  {r.step.index:>4}  {r.step.relation:<3}  {r.verdict.value:<12}  "
+                f"{format_seconds(r.seconds):>8}  {_shorten(r.step.by, 70)}"
+            )
+            if r.counterexample is not None:
+                lines.append(f"        counterexample {r.counterexample}")
+            if r.verdict is not Verdict.PROVED and r.message:
+                lines.append(f"        note: {r.message}")
+        for line in (evidence or {}).get(d.name, []):
+            lines.append(f"  evidence: {line.format_text()}")
+        lines.append("")
+    lines.append("Axiom ledger")
+    for result in results:
+        lines.append(f"  {result.name}:")
+        for entry in result.ledger:
+            source = f" (derivation {entry.derivation})" if entry.derivation else ""
+            lines.append(f"    [{entry.kind}] {entry.name}: {entry.statement}{source}")
+    counts = summary_counts(results)
+    total = sum(counts.values())
+    lines.append("")
+    lines.append(
+        f"{len(results)} derivation(s), {total} step(s): "
+        + ", ".join(f"{n} {v}" for v, n in counts.items())
+    )
+    return "\n".join(lines) + "\n"
+
+
+def to_json_dict(
+    results: Sequence[DerivationResult], evidence: dict[str, list[Any]] | None = None
+) -> dict[str, Any]:
+    """``{"derivations": [...], "summary": {...}}``; with evidence, each derivation has ``evidence``."""
+    derivations = []
+    for result in results:
+        item = result.to_dict()
+        if evidence is not None:
+            item["evidence"] = [line.to_dict() for line in evidence.get(result.name, [])]
+        derivations.append(item)
+    return {"derivations": derivations, "summary": summary_counts(results)}
+
+
+def render_json(
+    results: Sequence[DerivationResult], evidence: dict[str, list[Any]] | None = None
+) -> str:
+    """The JSON document as text."""
+    return json.dumps(to_json_dict(results, evidence), indent=2, ensure_ascii=False) + "\n"
