@@ -26,7 +26,9 @@ DIMENSIONS = (1, 2, 3)
 _MU = sp.symbols("mu1:4", real=True)
 _SIGMA = sp.symbols("sigma1:4", positive=True)
 _Z = sp.symbols("z1:4", real=True)
-_STD_LEMMA = std.DERIVATION.as_lemma("standard-prior Gaussian KL (lemma gaussian-kl-standard-prior)")
+_STD_LEMMA = std.DERIVATION.as_lemma(
+    "standard-prior Gaussian KL (lemma gaussian-kl-standard-prior)"
+)
 
 
 def closed_form(d: int) -> sp.Expr:
@@ -66,7 +68,5 @@ for d in DIMENSIONS:
         ),
         by="log of a product is a sum; Fubini; the other coordinates integrate to 1",
     )
-    DERIVATION.equals(
-        sp.Add(*(KL(qs[j], ps[j], zs[j]) for j in range(d))), by=KL_DEFINITION
-    )
+    DERIVATION.equals(sp.Add(*(KL(qs[j], ps[j], zs[j]) for j in range(d))), by=KL_DEFINITION)
     DERIVATION.equals(closed_form(d), by=per_coordinate)

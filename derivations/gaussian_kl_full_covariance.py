@@ -29,7 +29,7 @@ from derivations._vocabulary import KL, KL_DEFINITION, mvn_pdf
 from elbo_check import Derivation
 from elbo_check.rules import change_of_variables
 
-__all__ = ["DERIVATION", "closed_form", "cholesky_symbols"]
+__all__ = ["DERIVATION", "cholesky_symbols", "closed_form"]
 
 
 def cholesky_symbols(name: str, k: int) -> sp.Matrix:
@@ -96,7 +96,5 @@ for k in (1, 2, 3):
 _mu0, _l0, _mu1, _l1 = _parameters(3)
 _sigma = sp.symbols("sigma1:4", positive=True)
 _mu = sp.symbols("mu1:4", real=True)
-DERIVATION.start(
-    closed_form(sp.Matrix(_mu), sp.diag(*_sigma), sp.zeros(3, 1), sp.eye(3))
-)
+DERIVATION.start(closed_form(sp.Matrix(_mu), sp.diag(*_sigma), sp.zeros(3, 1), sp.eye(3)))
 DERIVATION.equals(diag.closed_form(3), by="diagonal covariances and the standard-normal prior")

@@ -36,8 +36,12 @@ q = sp.Function("q", positive=True)
 p = sp.Function("p", positive=True)
 
 _oo = sp.oo
-Q_NORMALISED = axiom("q integrates to 1", sp.Integral(q(z), (z, -_oo, _oo)), sp.Integer(1), "∫ q = 1")
-P_NORMALISED = axiom("p integrates to 1", sp.Integral(p(z), (z, -_oo, _oo)), sp.Integer(1), "∫ p = 1")
+Q_NORMALISED = axiom(
+    "q integrates to 1", sp.Integral(q(z), (z, -_oo, _oo)), sp.Integer(1), "∫ q = 1"
+)
+P_NORMALISED = axiom(
+    "p integrates to 1", sp.Integral(p(z), (z, -_oo, _oo)), sp.Integer(1), "∫ p = 1"
+)
 EQUALITY_CASE = side_condition(
     "equality case of log w <= w - 1",
     "log w = w - 1 only at w = 1, so KL(q || p) = 0 only if q = p almost everywhere (assumed)",

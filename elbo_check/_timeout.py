@@ -23,7 +23,7 @@ from types import FrameType
 __all__ = ["Deadline", "StepTimeout", "time_limit"]
 
 
-class StepTimeout(Exception):  # noqa: N818 - reads as an event, like TimeoutError
+class StepTimeout(Exception):
     """The step's time budget ran out."""
 
 

@@ -35,7 +35,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 class _Parser(argparse.ArgumentParser):
     """argparse with our one-line error format (exit code 2)."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
@@ -51,23 +51,44 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
-    parser = _Parser(prog="elbo-check", description="A formal derivation verifier for variational inference.")
+    parser = _Parser(
+        prog="elbo-check", description="A formal derivation verifier for variational inference."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("list", help="list the shipped derivations (slug and title)")
 
     prove = sub.add_parser("prove", help="check derivations step by step")
-    prove.add_argument("slugs", nargs="*", metavar="SLUG", help="derivations to prove (default: all shipped)")
-    prove.add_argument("--file", action="append", default=[], metavar="F.py",
-                       help="also prove every Derivation defined at the top level of F.py (repeatable)")
+    prove.add_argument(
+        "slugs", nargs="*", metavar="SLUG", help="derivations to prove (default: all shipped)"
+    )
+    prove.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="F.py",
+        help="also prove every Derivation defined at the top level of F.py (repeatable)",
+    )
     prove.add_argument("--format", choices=("text", "json"), default="text")
     prove.add_argument("--strict", action="store_true", help="exit 1 unless every step is proved")
-    prove.add_argument("--step-timeout", type=_positive_float, default=5.0, metavar="S",
-                       help="seconds of symbolic work per step (default 5)")
-    prove.add_argument("--evidence", action="store_true",
-                       help="add Monte Carlo evidence lines for the closed-form results")
-    prove.add_argument("--output", "-o", metavar="FILE",
-                       help="write the report to FILE atomically instead of standard output")
+    prove.add_argument(
+        "--step-timeout",
+        type=_positive_float,
+        default=5.0,
+        metavar="S",
+        help="seconds of symbolic work per step (default 5)",
+    )
+    prove.add_argument(
+        "--evidence",
+        action="store_true",
+        help="add Monte Carlo evidence lines for the closed-form results",
+    )
+    prove.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report to FILE atomically instead of standard output",
+    )
     prove.add_argument("--seed", type=int, default=0, help="seed of the numeric stages (default 0)")
 
     validate = sub.add_parser("validate", help="check a third-party KL implementation")
@@ -151,18 +172,25 @@ def _cmd_prove(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write(text)
     failed_evidence = [
-        (name, line) for name, lines in (evidence or {}).items() for line in lines if not line.passed
+        (name, line)
+        for name, lines in (evidence or {}).items()
+        for line in lines
+        if not line.passed
     ]
     for name, line in failed_evidence:
-        err.write(f"elbo-check: WARNING: numeric evidence failed for proved result {name}: "
-                  f"{line.format_text()} (this would mean a bug in the checker)\n")
+        err.write(
+            f"elbo-check: WARNING: numeric evidence failed for proved result {name}: "
+            f"{line.format_text()} (this would mean a bug in the checker)\n"
+        )
     ok = all(
         r.verdict.is_proof if ns.strict else r.verdict.passes for res in results for r in res.steps
     )
     return EXIT_OK if ok and not failed_evidence else EXIT_FAIL
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Run the CLI; returns the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr

@@ -135,7 +135,7 @@ class Derivation:
             if not relations:
                 rel = "="
             elif len(relations) == 1:
-                rel = next(iter(relations))  # type: ignore[assignment]
+                rel = "<=" if "<=" in relations else ">="
             else:
                 rel = None
             out.append((begin, rel, links[-1].rhs))
@@ -196,7 +196,7 @@ class Derivation:
         return self
 
     def _coerce(self, expr: object, where: str) -> sp.Expr:
-        if isinstance(expr, bool) or isinstance(expr, float):
+        if isinstance(expr, (bool, float)):
             raise DerivationError(
                 f"derivation {self.name!r}, {where}: expected an exact sympy expression, "
                 f"got {type(expr).__name__} {expr!r}"

@@ -185,8 +185,9 @@ class IntegralReducer:
             if self.deadline is not None:
                 self.deadline.check()
             # integrate first the variable whose quadratic coefficient is simplest
-            for var in sorted(remaining, key=lambda v: _square_cost(pairs, v)):
-                step = self._gaussian_1d(pairs, var)
+            current = pairs
+            for var in sorted(remaining, key=lambda v: _square_cost(current, v)):
+                step = self._gaussian_1d(current, var)
                 if step is not None:
                     pairs = step
                     remaining.remove(var)

@@ -41,5 +41,8 @@ def gaussian_moments() -> Derivation:
     )
     for n in range(MAX_MOMENT + 1):
         d.start(sp.Integral(u**n * phi, (u, -sp.oo, sp.oo)))
-        d.equals(standard_normal_moment(n), by="direct integration (sympy integrate, checked by quadrature)")
+        d.equals(
+            standard_normal_moment(n),
+            by="direct integration (sympy integrate, checked by quadrature)",
+        )
     return d

@@ -45,7 +45,7 @@ def load_derivations(path: str | Path) -> list[Derivation]:
         raise
     except SystemExit as exc:
         raise UsageError(f"{path} called sys.exit({exc.code!r}) on import") from None
-    except BaseException as exc:  # noqa: BLE001 - any error in user code is a usage error
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         message = str(exc).splitlines()[0] if str(exc) else ""

@@ -91,7 +91,7 @@ class DerivationNode(pytest.Collector):
         super().__init__(**kwargs)
         self.derivation = derivation
 
-    def collect(self) -> list[pytest.Item]:  # type: ignore[override]
+    def collect(self) -> list[pytest.Item]:
         self.derivation.validate()
         return [
             StepItem.from_parent(self, name=step.label, step_index=i)
@@ -130,8 +130,12 @@ class StepItem(pytest.Item):
             return
         if verdict == "corroborated":
             if self.config.getoption(STRICT):
-                raise DerivationStepFailure(_describe(result, "corroborated, not proved (--derivations-strict)"))
-            warnings.warn(CorroboratedWarning(_describe(result, "corroborated, not proved")), stacklevel=1)
+                raise DerivationStepFailure(
+                    _describe(result, "corroborated, not proved (--derivations-strict)")
+                )
+            warnings.warn(
+                CorroboratedWarning(_describe(result, "corroborated, not proved")), stacklevel=1
+            )
             return
         raise DerivationStepFailure(_describe(result, verdict))
 

@@ -43,7 +43,9 @@ def render_text(
     lines: list[str] = []
     for result in results:
         d = result.derivation
-        lines.append(f"{d.name}: {d.title}  [{result.verdict.value}, {format_seconds(result.seconds)}]")
+        lines.append(
+            f"{d.name}: {d.title}  [{result.verdict.value}, {format_seconds(result.seconds)}]"
+        )
         lines.append(f"  {'step':>4}  {'rel':<3}  {'verdict':<12}  {'time':>8}  justification")
         for r in result.steps:
             lines.append(

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from elbo_check.derivation import Derivation
 
 __all__ = [
-    "RuleKind",
     "Rule",
+    "RuleKind",
     "axiom",
     "change_of_variables",
     "definition",
@@ -203,13 +203,13 @@ def change_of_variables(
             limits = list(integral.limits)
             if sorted(map(str, limits)) != sorted(map(str, whole_line)):
                 return integral
-            body = integral.function.xreplace(dict(zip(olds, maps)))
+            body = integral.function.xreplace(dict(zip(olds, maps, strict=False)))
             return sp.Integral(det * body, *[(v, -sp.oo, sp.oo) for v in news])
 
         return expr.replace(lambda e: isinstance(e, sp.Integral), swap)
 
     statement = (
-        f"change of variables {', '.join(f'{o} = {m}' for o, m in zip(olds, maps))} "
+        f"change of variables {', '.join(f'{o} = {m}' for o, m in zip(olds, maps, strict=False))} "
         f"(affine, Jacobian determinant {det} > 0)"
     )
     return Rule(name, "axiom", statement, transform=transform)
@@ -244,7 +244,9 @@ def instantiate(rule: Rule, mapping: dict[object, object], name: str | None = No
             expr = expr.replace(old, new) if isinstance(old, type) else expr.xreplace({old: new})
         return expr
 
-    shown = ", ".join(f"{k} := {v}" for k, v in mapping.items() if not callable(v) or isinstance(v, sp.Basic))
+    shown = ", ".join(
+        f"{k} := {v}" for k, v in mapping.items() if not callable(v) or isinstance(v, sp.Basic)
+    )
     return Rule(
         name or rule.name,
         rule.kind,

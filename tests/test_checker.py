@@ -32,7 +32,10 @@ _KL_CLOSED = sp.log(s2 / s) + (s**2 + (m - m2) ** 2) / (2 * s2**2) - sp.Rational
 # (true identity, [mutants]): changed constant, sign, exponent, swapped symbols
 IDENTITIES = [
     (
-        (-sp.Rational(1, 2) * (1 + sp.log(s**2) - m**2 - s**2), sp.log(1 / s) + (s**2 + m**2 - 1) / 2),
+        (
+            -sp.Rational(1, 2) * (1 + sp.log(s**2) - m**2 - s**2),
+            sp.log(1 / s) + (s**2 + m**2 - 1) / 2,
+        ),
         [
             sp.log(1 / s) + (s**2 + m**2 + 1) / 2,  # constant
             sp.log(1 / s) - (s**2 + m**2 - 1) / 2,  # sign
@@ -52,8 +55,12 @@ IDENTITIES = [
         (_KL_INTEGRAL, _KL_CLOSED),
         [
             _KL_CLOSED + sp.Rational(1, 2),  # missing -1/2
-            sp.log(s / s2) + (s**2 + (m - m2) ** 2) / (2 * s2**2) - sp.Rational(1, 2),  # sign of log
-            sp.log(s2 / s) + (s**2 + (m - m2) ** 2) / (2 * s**2) - sp.Rational(1, 2),  # s swapped for s2
+            sp.log(s / s2)
+            + (s**2 + (m - m2) ** 2) / (2 * s2**2)
+            - sp.Rational(1, 2),  # sign of log
+            sp.log(s2 / s)
+            + (s**2 + (m - m2) ** 2) / (2 * s**2)
+            - sp.Rational(1, 2),  # s swapped for s2
             sp.log(s2 / s) + (s**2 + (m + m2) ** 2) / (2 * s2**2) - sp.Rational(1, 2),  # +m2
         ],
     ),
@@ -134,7 +141,9 @@ def test_random_polynomial_identities_are_proved_and_their_mutants_refuted(
 
 
 @given(p=st.integers(1, 5), q=st.integers(1, 5), bump=st.integers(1, 3))
-def test_random_log_identities_are_proved_and_their_mutants_refuted(p: int, q: int, bump: int) -> None:
+def test_random_log_identities_are_proved_and_their_mutants_refuted(
+    p: int, q: int, bump: int
+) -> None:
     lhs = sp.log(a**p * b**q)
     rhs = p * sp.log(a) + q * sp.log(b)
     assert _one_step(lhs, rhs) in (Verdict.PROVED, Verdict.CORROBORATED)

@@ -6,7 +6,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-TRUE_AND_FALSE = '''
+TRUE_AND_FALSE = """
 import sympy as sp
 from elbo_check import Derivation
 m = sp.Symbol("m", real=True); s = sp.Symbol("s", positive=True)
@@ -14,28 +14,32 @@ d = Derivation("seed-closed-form", title="seed")
 d.start(-sp.Rational(1, 2) * (1 + sp.log(s**2) - m**2 - s**2))
 d.equals(sp.log(1 / s) + (s**2 + m**2 - 1) / 2, by="expand and regroup")
 d.equals(sp.log(1 / s) + (s**2 + m**2 + 1) / 2, by="a typo")
-'''
-CORROBORATED = '''
+"""
+CORROBORATED = """
 import sympy as sp
 from elbo_check import Derivation
 x = sp.Symbol("x", positive=True)
 d = Derivation("arctan").start(sp.atan(x) + sp.atan(1 / x)).equals(sp.pi / 2, by="identity")
-'''
-UNDECIDED = '''
+"""
+UNDECIDED = """
 import sympy as sp
 from elbo_check import Derivation
 f = sp.Function("f", positive=True); a = sp.Symbol("a", positive=True)
 d = Derivation("abstract").start(f(a)).equals(a**2, by="no axiom cited")
-'''
+"""
 
 
 def test_each_step_is_one_test_with_a_readable_id(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(proofs=TRUE_AND_FALSE)
     result = pytester.runpytest_subprocess("--derivations", "proofs.py", "--collect-only", "-q")
-    result.stdout.fnmatch_lines(["proofs.py::seed-closed-form::step-1", "proofs.py::seed-closed-form::step-2"])
+    result.stdout.fnmatch_lines(
+        ["proofs.py::seed-closed-form::step-1", "proofs.py::seed-closed-form::step-2"]
+    )
 
 
-def test_a_refuted_step_fails_showing_both_sides_and_the_counterexample(pytester: pytest.Pytester) -> None:
+def test_a_refuted_step_fails_showing_both_sides_and_the_counterexample(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(proofs=TRUE_AND_FALSE)
     result = pytester.runpytest_subprocess("--derivations", "proofs.py")
     result.assert_outcomes(passed=1, failed=1)
@@ -69,11 +73,11 @@ def test_a_missing_derivations_file_is_a_usage_error(pytester: pytest.Pytester) 
 
 def test_the_plugin_does_not_import_sympy_until_it_collects(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        test_probe='''
+        test_probe="""
 import sys
 def test_sympy_is_not_loaded_by_the_plugin():
     assert "sympy" not in sys.modules
-'''
+"""
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
     result.assert_outcomes(passed=1)

@@ -1,0 +1,449 @@
+"""The validation run: call the function on every batch, judge, diagnose, shrink.
+
+>>> import numpy as np
+>>> from elbo_check.validate._core import run
+>>> from elbo_check.validate._roles import parse_convention
+>>> kl = lambda mu, logvar: -0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar))
+>>> run(kl, parse_convention("mu,logvar", "sum"), "numpy", "float64", 40, 0, 5.0)["ok"]
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from elbo_check.validate._diagnose import Comparison, Diagnosis, compare, diagnose
+from elbo_check.validate._layout import Layout
+from elbo_check.validate._reference import expected_mp
+from elbo_check.validate._roles import Convention
+from elbo_check.validate._runner import Backend, CallOutcome, Worker, get_backend, read_output
+from elbo_check.validate._search import Batch, canon_from_raw, plan, probe_plan
+from elbo_check.validate._shrink import shrink
+
+__all__ = ["Session", "run", "run_auto"]
+
+_EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps)}
+_LOW = ("float16", "bfloat16", "int8", "uint8", "int16")
+
+
+@dataclasses.dataclass
+class Call:
+    """One call's judged outcome."""
+
+    kind: str | None  # None (fine), raised, timeout, bad_return, mutation
+    output: np.ndarray | None = None
+    dtype: str = ""
+    message: str | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+class Session:
+    """Calls one function through one backend, with timeouts and captured printing."""
+
+    def __init__(
+        self, fn: Callable[..., Any], conv: Convention, backend: Backend, timeout: float
+    ) -> None:
+        self.fn = fn
+        self.conv = conv
+        self.backend = backend
+        self.timeout = timeout
+        self.worker = Worker()
+        self.printed = io.StringIO()
+        self.py_warnings: list[str] = []
+        self.hung = False
+
+    @contextlib.contextmanager
+    def capturing(self) -> Iterator[None]:
+        """Send what the function prints to a buffer, not to the terminal."""
+        with contextlib.redirect_stdout(self.printed), contextlib.redirect_stderr(self.printed):
+            yield
+
+    def call(self, raw: dict[str, np.ndarray]) -> Call:
+        """Call the function on raw role arrays and read the result."""
+        if self.worker.dead:
+            self.worker = Worker()
+        args = tuple(self.backend.to_backend(raw[r]) for r in self.conv.roles)
+        outcome: CallOutcome = self.worker.call(self.fn, args, self.timeout)
+        for w in outcome.warnings:
+            if w not in self.py_warnings:
+                self.py_warnings.append(w)
+        if outcome.status == "timeout":
+            return Call("timeout", message=f"timeout: the function {outcome.error}")
+        if outcome.status == "raised":
+            return Call("raised", message=f"the function raises {outcome.error}")
+        for role, arg in zip(self.conv.roles, args, strict=True):
+            try:
+                after = self.backend.to_numpy(arg)
+            except Exception:  # the function replaced the storage; treat as mutated
+                after = None
+            if (
+                after is None
+                or after.shape != raw[role].shape
+                or not np.array_equal(after, raw[role], equal_nan=True)
+            ):
+                return Call(
+                    "mutation",
+                    message=f"the function modifies its input {role!r} in place, which corrupts the caller's tensors",
+                )
+        arr, dtype, note = read_output(outcome.value)
+        if arr is None:
+            return Call("bad_return", dtype=dtype, message=f"the function {note}")
+        return Call(None, arr, dtype, notes=[note] if note else [])
+
+    def close(self) -> None:
+        """Stop the worker thread."""
+        self.worker.close()
+
+
+def _judge_eps(dtype: str, dtypes: set[str], warnings: list[str]) -> float:
+    eps = _EPS[dtype]
+    for name in sorted(dtypes):
+        if name in ("float64", "list", dtype):
+            continue
+        if name == "float32" and dtype == "float64":
+            warnings.append("returned float32 for float64 inputs; judged at float32 precision")
+            eps = _EPS["float32"]
+        elif name in _LOW:
+            warnings.append(f"returned {name} for {dtype} inputs; judged at {dtype} precision")
+        elif name.startswith(("int", "uint")):
+            warnings.append(f"returned integers ({name}) for {dtype} inputs")
+    return eps
+
+
+def _pyval(x: Any) -> Any:
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        v = float(str(arr[()])) if arr.dtype == np.float32 else float(arr)
+        return v if np.isfinite(v) else str(v)
+    return [_pyval(a) for a in arr]
+
+
+def _fails_like(session: Session, kind: str, eps: float) -> Callable[[dict[str, np.ndarray]], bool]:
+    conv = session.conv
+
+    def fails(raw: dict[str, np.ndarray]) -> bool:
+        if session.hung:  # one hang while shrinking: stop calling
+            return False
+        call = session.call(raw)
+        if call.kind == "timeout":
+            session.hung = True
+            return False
+        if kind in ("raised", "bad_return", "mutation"):
+            return call.kind == kind
+        if call.kind is not None or call.output is None:
+            return False
+        mu = raw[conv.roles[conv.slots.index(("q", "mu"))]]
+        batch = Batch("shrink", mu.shape, raw, canon_from_raw(conv, raw, mu.shape))
+        try:
+            layout = Layout(conv, [batch])
+        except np.linalg.LinAlgError:
+            return False
+        obs = layout.flatten([call.output], layout.declared)
+        if kind == "shape":
+            return obs is None
+        if obs is None:
+            return False
+        return not compare(layout, obs, eps).ok
+
+    return fails
+
+
+def _counterexample(
+    session: Session, batch: Batch, kind: str, eps: float, dtype: str, hint: tuple[int, int] | None
+) -> dict[str, Any]:
+    conv = session.conv
+    raw = batch.raw
+    if kind != "timeout":
+        raw = shrink(conv, raw, _fails_like(session, kind, eps), dtype, hint=hint)
+    mu = raw[conv.roles[conv.slots.index(("q", "mu"))]]
+    try:
+        expected = expected_mp(conv, raw)
+    except Exception:  # a singular or invalid input has no reference value
+        expected = None
+    returned: Any = None
+    error = None
+    if kind == "timeout":
+        error = "did not return"
+    else:
+        call = session.call(raw)
+        if call.output is not None:
+            returned = _pyval(call.output)
+        error = call.message
+    return {
+        "args": list(conv.roles),
+        "reduction": conv.reduction,
+        "shape": list(mu.shape),
+        "inputs": {role: _pyval(raw[role]) for role in conv.roles},
+        "expected": expected,
+        "returned": returned,
+        "error": error,
+    }
+
+
+def _describe_unit(layout: Layout, unit: int) -> str:
+    el = int(layout.unit_element(layout.declared)[unit])
+    k = int(layout.e_batch[el])
+    b = layout.batches[k]
+    if layout.family == "diag":
+        vals = ", ".join(f"{r}={layout.raw[r][el]:.3g}" for r in layout.conv.roles)
+        return f"{vals} ({b.label} batch)"
+    return f"a {b.label} batch of shape (N, D) = {b.shape}"
+
+
+def _result(
+    ok: bool,
+    conv: Convention,
+    backend: str,
+    dtype: str,
+    examples: int,
+    diagnosis: Diagnosis | None = None,
+    counterexample: dict[str, Any] | None = None,
+    max_rel: float = float("nan"),
+    warnings: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "ok": ok,
+        "diagnosis": diagnosis.message if diagnosis else None,
+        "bug_class": diagnosis.bug_class if diagnosis else None,
+        "counterexample": counterexample,
+        "max_rel_error": max_rel,
+        "examples": examples,
+        "convention": {**conv.as_dict(), "backend": backend, "dtype": dtype},
+        "warnings": warnings or [],
+    }
+
+
+def _call_all(session: Session, batches: list[Batch]) -> tuple[list[Call], int | None]:
+    calls: list[Call] = []
+    for k, b in enumerate(batches):
+        c = session.call(b.raw)
+        calls.append(c)
+        if c.kind is not None:
+            return calls, k
+    return calls, None
+
+
+def run(
+    fn: Callable[..., Any],
+    conv: Convention,
+    backend: str,
+    dtype: str,
+    examples: int,
+    seed: int,
+    timeout: float,
+    batches: list[Batch] | None = None,
+) -> dict[str, Any]:
+    """Validate ``fn`` under one convention; returns the result as a dict."""
+    be = get_backend(backend)
+    if batches is None:
+        batches = plan(conv, examples, np.random.default_rng(seed), dtype)
+    layout = Layout(conv, batches)
+    session = Session(fn, conv, be, timeout)
+    warnings: list[str] = []
+    try:
+        with session.capturing():
+            out = _run(session, layout, batches, dtype, warnings)
+    finally:
+        session.close()
+    text = session.printed.getvalue()
+    if text:
+        warnings.append(f"the function printed {len(text)} characters (captured, not shown)")
+    warnings += [f"the function warned: {w}" for w in session.py_warnings[:3]]
+    return {
+        **out,
+        "warnings": warnings,
+        "convention": {**conv.as_dict(), "backend": backend, "dtype": dtype},
+    }
+
+
+def _run(
+    session: Session, layout: Layout, batches: list[Batch], dtype: str, warnings: list[str]
+) -> dict[str, Any]:
+    conv = session.conv
+    n_rows = layout.n_rows
+    calls, bad = _call_all(session, batches)
+    if bad is not None:
+        c = calls[bad]
+        kind = c.kind or "raised"
+        bug = {
+            "raised": "raises",
+            "timeout": "timeout",
+            "bad_return": "bad_return",
+            "mutation": "mutates_inputs",
+        }[kind]
+        cex = _counterexample(session, batches[bad], kind, _EPS[dtype], dtype, None)
+        seen = sum(b.shape[0] for b in batches[: bad + 1])
+        return _result(False, conv, "", dtype, seen, Diagnosis(bug, c.message or kind), cex)
+    outputs = [c.output for c in calls if c.output is not None]
+    for c in calls:
+        for note in c.notes:
+            if note not in warnings:
+                warnings.append(note)
+    eps = _judge_eps(dtype, {c.dtype for c in calls}, warnings)
+    obs = layout.flatten(outputs, layout.declared)
+    if obs is None:
+        diag = diagnose(layout, outputs, None, eps, dtype)
+        v = layout.variant(layout.declared)
+        k = next(i for i, (o, s) in enumerate(zip(outputs, v.shapes, strict=True)) if o.shape != s)
+        cex = _counterexample(session, batches[k], "shape", eps, dtype, None)
+        return _result(False, conv, "", dtype, n_rows, diag, cex)
+    cmp = compare(layout, obs, eps)
+    finite = np.isfinite(cmp.rel)
+    max_rel = float(np.max(cmp.rel[finite])) if finite.any() else float("nan")
+    if cmp.ok:
+        _instability_warning(layout, cmp, warnings)
+        return _result(True, conv, "", dtype, n_rows, None, None, max_rel)
+    diag = diagnose(layout, outputs, cmp, eps, dtype)
+    cex = _value_counterexample(session, layout, cmp, eps, dtype)
+    return _result(False, conv, "", dtype, n_rows, diag, cex, max_rel)
+
+
+def _value_counterexample(
+    session: Session, layout: Layout, cmp: Comparison, eps: float, dtype: str
+) -> dict[str, Any]:
+    v = layout.variant(layout.declared)
+    failing = np.flatnonzero(cmp.fail)
+    # the worst unit of the smallest failing batch
+    sizes = np.array([b.shape[0] * b.shape[1] for b in layout.batches])
+    k = int(min(set(v.unit_batch[failing].tolist()), key=lambda j: (sizes[j], j)))
+    in_k = failing[v.unit_batch[failing] == k]
+    with np.errstate(all="ignore"):
+        score = np.where(
+            np.isfinite(cmp.obs[in_k]),
+            np.abs(cmp.obs[in_k] - cmp.ref[in_k]) / cmp.terms[in_k],
+            np.inf,
+        )
+    unit = int(in_k[int(np.argmax(score))])
+    el = int(layout.unit_element(layout.declared)[unit])
+    row0 = sum(b.shape[0] for b in layout.batches[:k])
+    hint = (
+        int(layout.e_row[el]) - row0,
+        int(layout.e_col[el]) - sum(b.shape[1] for b in layout.batches[:k]),
+    )
+    if layout.family == "full":
+        hint = (hint[0], 0)
+    return _counterexample(session, layout.batches[k], "value", eps, dtype, hint)
+
+
+def _instability_warning(layout: Layout, cmp: Comparison, warnings: list[str]) -> None:
+    threshold = np.sqrt(cmp.eps)
+    with np.errstate(all="ignore"):
+        rel = np.where(cmp.ref > 0, np.abs(cmp.obs - cmp.ref) / np.abs(cmp.ref), 0.0)
+    if rel.size and float(np.max(rel)) > threshold:
+        unit = int(np.argmax(rel))
+        warnings.append(
+            f"numerically unstable when q ≈ p; max relative error {float(rel[unit]):.3g} at "
+            f"{_describe_unit(layout, unit)} (within the allowed rounding error: the textbook "
+            "formula cancels there)"
+        )
+
+
+def run_auto(
+    fn: Callable[..., Any],
+    role_candidates: list[tuple[str, ...]],
+    reductions: list[str],
+    backend: str,
+    dtype: str,
+    examples: int,
+    seed: int,
+    timeout: float,
+) -> dict[str, Any]:
+    """Try every convention on a few probe batches, then validate the one that matches."""
+    from elbo_check.validate._roles import parse_convention
+
+    be = get_backend(backend)
+    matches: list[Convention] = []
+    closest: tuple[float, float, Convention] | None = None
+    first_error: str | None = None
+    for roles in role_candidates:
+        base = parse_convention(roles, "none")
+        batches = probe_plan(base, np.random.default_rng(seed), dtype)
+        session = Session(fn, base, be, timeout)
+        try:
+            with session.capturing():
+                calls, bad = _call_all(session, batches)
+        finally:
+            session.close()
+        if bad is not None:
+            first_error = first_error or calls[bad].message
+            if calls[bad].kind == "timeout":
+                break
+            continue
+        outputs = [c.output for c in calls if c.output is not None]
+        layout = Layout(base, batches)
+        tried = set()
+        for red in reductions:
+            conv = dataclasses.replace(base, reduction=red)
+            if conv.effective_reduction in tried:
+                continue
+            tried.add(conv.effective_reduction)
+            obs = layout.flatten(outputs, conv.effective_reduction)
+            if obs is None:
+                continue
+            cmp = compare(_with(layout, conv), obs, _EPS[dtype])
+            if cmp.ok:
+                matches.append(conv)
+                continue
+            with np.errstate(all="ignore"):
+                score = (
+                    float(np.mean(cmp.fail)),
+                    float(np.nanmedian(np.where(np.isfinite(cmp.rel), cmp.rel, np.inf))),
+                )
+            if closest is None or score < closest[:2]:
+                closest = (score[0], score[1], conv)
+    if matches:
+        failed: dict[str, Any] | None = None
+        for conv in matches:
+            res = run(fn, conv, backend, dtype, examples, seed, timeout)
+            if res["ok"]:
+                others = [m for m in matches if m is not conv]
+                if others:
+                    res["warnings"].append(
+                        "other conventions also fit the probe inputs: "
+                        + "; ".join(
+                            f"--args {','.join(m.roles)} --reduction {m.reduction}" for m in others
+                        )
+                    )
+                return res
+            failed = failed or res
+        assert failed is not None
+        conv_text = f"--args {','.join(failed['convention']['args'])} --reduction {failed['convention']['reduction']}"
+        failed["diagnosis"] = (
+            f"the convention {conv_text} fits simple inputs, but: {failed['diagnosis']}"
+        )
+        return failed
+    if closest is not None:
+        conv = closest[2]
+        res = run(fn, conv, backend, dtype, examples, seed, timeout)
+        conv_text = f"--args {','.join(conv.roles)} --reduction {conv.reduction}"
+        if res["ok"]:  # fits on the full run though not on the probes: say so, but pass
+            res["warnings"].append("the convention was found only on the full run")
+            return res
+        res["diagnosis"] = f"no convention matches; the closest is {conv_text}: {res['diagnosis']}"
+        return res
+    conv = parse_convention(role_candidates[0], reductions[0])
+    return _result(
+        False,
+        conv,
+        backend,
+        dtype,
+        0,
+        Diagnosis(
+            "raises", f"no convention matches: every candidate call failed (first: {first_error})"
+        ),
+        None,
+    ) | {"convention": {**conv.as_dict(), "backend": backend, "dtype": dtype}}
+
+
+def _with(layout: Layout, conv: Convention) -> Layout:
+    """The same layout judged under another reduction of the same roles."""
+    clone = object.__new__(Layout)
+    clone.__dict__.update(layout.__dict__)
+    clone.conv = conv
+    return clone

@@ -1,0 +1,178 @@
+"""Argument roles and reductions: parsing ``--args`` and ``--reduction``.
+
+A *convention* says what each positional argument of the user's function holds
+and how the result is reduced.  Roles are normalised to a side (``q`` or ``p``)
+and a quantity (``mu``, ``logvar``, ``std``, ``var``, ``logstd``, ``cov``,
+``scale_tril``); the bare standard-normal names (``mu``, ``logvar``, ...) are
+the ``q`` side with a standard-normal prior.
+
+>>> from elbo_check.validate._roles import parse_convention
+>>> c = parse_convention("mu,logvar", "sum")
+>>> c.family, c.slots
+('diag', (('q', 'mu'), ('q', 'logvar')))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from elbo_check.errors import ValidationError
+
+__all__ = [
+    "DIAG_SCALES",
+    "FULL_SCALES",
+    "REDUCTIONS",
+    "Convention",
+    "auto_candidates",
+    "parse_convention",
+    "parse_roles",
+]
+
+DIAG_SCALES = ("logvar", "std", "var", "logstd")
+FULL_SCALES = ("cov", "scale_tril")
+REDUCTIONS = ("none", "batch", "sum", "batchmean", "mean")
+
+_BARE = {"mu", *DIAG_SCALES}
+_SIDED = {f"{q}_{s}" for q in ("mu", *DIAG_SCALES, *FULL_SCALES) for s in ("q", "p")}
+KNOWN_ROLES = tuple(sorted(_BARE | _SIDED))
+
+Slot = tuple[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Convention:
+    """What the positional arguments hold and how the result is reduced."""
+
+    roles: tuple[str, ...]
+    slots: tuple[Slot, ...]
+    family: str  # "diag" or "full"
+    reduction: str
+
+    @property
+    def has_prior_mean(self) -> bool:
+        """True when the prior mean is an argument (not fixed at 0)."""
+        return ("p", "mu") in self.slots
+
+    def scale(self, side: str) -> str | None:
+        """The scale quantity given for ``side`` (None: fixed at the standard normal)."""
+        for s, q in self.slots:
+            if s == side and q != "mu":
+                return q
+        return None
+
+    @property
+    def effective_reduction(self) -> str:
+        """The reduction with full covariance's ``batch`` folded into ``none``."""
+        if self.family == "full" and self.reduction == "batch":
+            return "none"
+        return self.reduction
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: roles and reduction."""
+        return {"args": list(self.roles), "reduction": self.reduction, "family": self.family}
+
+
+def parse_roles(roles: str | Sequence[str]) -> tuple[tuple[str, ...], tuple[Slot, ...], str]:
+    """Parse ``"mu,logvar"`` into roles, (side, quantity) slots and the family.
+
+    >>> parse_roles("mu_q,cov_q,mu_p,cov_p")[2]
+    'full'
+    >>> parse_roles("mu,sigma")
+    Traceback (most recent call last):
+    ...
+    elbo_check.errors.ValidationError: unknown role 'sigma' in --args; expected one of ...
+    """
+    if isinstance(roles, str):
+        names = tuple(r.strip() for r in roles.split(","))
+    else:
+        names = tuple(str(r).strip() for r in roles)
+    if not names or any(not n for n in names):
+        raise ValidationError(f"--args needs comma-separated roles, got {roles!r}")
+    slots: list[Slot] = []
+    for name in names:
+        if name not in KNOWN_ROLES:
+            raise ValidationError(
+                f"unknown role {name!r} in --args; expected one of {', '.join(KNOWN_ROLES)}"
+            )
+        if name in _BARE:
+            slots.append(("q", name))
+        else:
+            quantity, side = name.rsplit("_", 1)
+            slots.append((side, quantity))
+    if len(set(slots)) != len(slots):
+        raise ValidationError(f"--args names the same quantity twice: {','.join(names)!r}")
+    family = "full" if any(q in FULL_SCALES for _, q in slots) else "diag"
+    for side in ("q", "p"):
+        scales = [q for s, q in slots if s == side and q != "mu"]
+        if len(scales) > 1:
+            raise ValidationError(
+                f"--args gives two scales for {side}: {', '.join(scales)}; give exactly one"
+            )
+        if scales and (scales[0] in FULL_SCALES) != (family == "full"):
+            raise ValidationError(
+                f"--args mixes diagonal and full-covariance roles: {','.join(names)!r}"
+            )
+    if ("q", "mu") not in slots or not any(s == "q" and q != "mu" for s, q in slots):
+        raise ValidationError(
+            f"--args must give the mean and one scale of q (e.g. 'mu,logvar'), got {','.join(names)!r}"
+        )
+    return names, tuple(slots), family
+
+
+def parse_convention(roles: str | Sequence[str], reduction: str) -> Convention:
+    """Build a :class:`Convention` from ``--args`` and ``--reduction``."""
+    names, slots, family = parse_roles(roles)
+    if reduction not in REDUCTIONS:
+        raise ValidationError(
+            f"unknown reduction {reduction!r}; expected one of {', '.join(REDUCTIONS)} or auto"
+        )
+    return Convention(names, slots, family, reduction)
+
+
+def _arities(fn: Callable[..., Any]) -> list[int]:
+    """Positional arities the function accepts, among 2 and 4."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return [2, 4]
+    lo = hi = 0
+    for p in sig.parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            hi += 1
+            if p.default is p.empty:
+                lo += 1
+        elif p.kind == p.VAR_POSITIONAL:
+            hi = 99
+    found = [a for a in (2, 4) if lo <= a <= hi]
+    return found or [2, 4]
+
+
+def auto_candidates(
+    fn: Callable[..., Any], roles: str | Sequence[str] | None
+) -> list[tuple[str, ...]]:
+    """The role tuples ``--args auto`` tries, most common first.
+
+    >>> auto_candidates(lambda mu, logvar: 0.0, None)[:2]
+    [('mu', 'logvar'), ('mu', 'std')]
+    """
+    if roles is not None:
+        return [parse_roles(roles)[0]]
+    out: list[tuple[str, ...]] = []
+    for arity in _arities(fn):
+        if arity == 2:
+            out += [("mu", s) for s in DIAG_SCALES]
+            out += [("mu_q", f"{s}_q") for s in FULL_SCALES]
+        else:
+            for sq, sp in itertools.product(DIAG_SCALES, repeat=2):
+                out.append(("mu_q", f"{sq}_q", "mu_p", f"{sp}_p"))
+            for sq, sp in itertools.product(DIAG_SCALES, repeat=2):
+                out.append(("mu_q", "mu_p", f"{sq}_q", f"{sp}_p"))
+            for sq, sp in itertools.product(FULL_SCALES, repeat=2):
+                out.append(("mu_q", f"{sq}_q", "mu_p", f"{sp}_p"))
+    # most common first: same scale on both sides
+    out.sort(key=lambda t: len({r.split("_")[0] for r in t if not r.startswith("mu")}) > 1)
+    return out

@@ -1,0 +1,1 @@
+"""Test zoo of KL implementations (plain modules; importing this package does nothing)."""
