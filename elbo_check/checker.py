@@ -580,7 +580,7 @@ def _ledger(derivation: Derivation, results: list[StepResult]) -> tuple[LedgerEn
         for entry in result.ledger:
             kind = "lemma" if "lemma" in entry.name else "axiom"
             deriv = "gaussian-moments" if "gaussian-moments" in entry.name else None
-            short = entry.name.split(":")[0].split(" (")[0]
+            short = entry.name.split(" (lemma")[0].split(":")[0]
             entries.setdefault(short, LedgerEntry(short, kind, entry.statement, deriv))
     symbols: dict[str, str] = {}
     for step in derivation.steps:
