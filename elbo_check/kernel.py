@@ -212,6 +212,15 @@ def _half_kl_portable(xp: Any, mu: Any, lv: Any, mu_p: Any, lv_p: Any) -> Any:
 def _half_expm1(xp: Any, d: Any) -> Any:
     """½·expm1(d) without spurious overflow where the value fits the dtype."""
     p = _params(xp, d.dtype)
+    if _xp.is_numpy_namespace(xp) and type(d).__name__ == "ndarray" and d.ndim:
+        import numpy as np
+
+        out = np.expm1(d)
+        np.multiply(out, 0.5, out=out)
+        over = d > p.split
+        if over.any():  # rare: the far tail, where expm1 overflows before ½·expm1
+            out[over] = np.exp(d[over] - p.split) * p.half_exp_split - 0.5
+        return out
     over = d > p.split
     zero = _const(xp, d, 0.0)
     large = xp.exp(d - xp.where(over, _const(xp, d, p.split), zero)) * p.half_exp_split - 0.5

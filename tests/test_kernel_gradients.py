@@ -249,6 +249,10 @@ def test_logvar_gradient_stays_finite_where_the_value_fits() -> None:
     assert np.isfinite(got.logvar).all()
     assert float(got.logvar[0]) == pytest.approx(half_expm1_reference(89.0), rel=1e-5)
     assert np.isinf(kl_grad(np.zeros(1), np.array([800.0])).logvar).all()
+    transposed = np.array([[89.0, 0.0], [1e-7, 88.9]], np.float32).T  # not C-contiguous
+    got_t = kl_grad(np.zeros((2, 2), np.float32), transposed, reduction="none").logvar
+    ref = [[half_expm1_reference(float(v)) for v in row] for row in transposed]
+    assert max_relative_error(got_t, np.array(ref), np.float32) <= 1e-5
 
 
 def test_bernoulli_logit_gradient_has_no_cancellation_for_binary_data() -> None:

@@ -173,6 +173,16 @@ def test_kl_is_invariant_under_an_invertible_affine_map(d: int, seed: int) -> No
     assert after == pytest.approx(before, rel=1e-8, abs=1e-10)
 
 
+def test_mapping_only_one_side_changes_the_kl() -> None:
+    a, c = _random_affine(3, 5)
+    (mq, sq), (mp, sp) = (
+        _random_gaussian(3, np.random.default_rng(6)),
+        _random_gaussian(3, np.random.default_rng(7)),
+    )
+    before = mvn_kl(mq, sq, mp, sp)
+    assert mvn_kl(a @ mq + c, a @ sq @ a.T, mp, sp) != pytest.approx(before, rel=1e-3)
+
+
 @given(shift=st.floats(-10, 10), scale=st.floats(0.01, 100.0), df=st.floats(2.5, 30.0))
 @example(shift=MU_LARGE, scale=1.0, df=5.0)
 @example(shift=0.0, scale=SIGMA_TINY, df=5.0)
@@ -209,16 +219,23 @@ def test_kl_is_not_symmetric_with_an_explicit_witness() -> None:
     assert z > 20
 
 
-@given(m1=means, s1=scales, m2=means, s2=scales)
-def test_kl_is_symmetric_only_when_the_scales_agree(
-    m1: float, s1: float, m2: float, s2: float
+@given(m1=means, m2=means, s=scales, r=st.floats(0.05, 20.0))
+@example(m1=0.0, m2=0.0, s=1.0, r=2.0)  # the witness above
+def test_kl_is_symmetric_for_equal_scales_and_not_for_equal_means(
+    m1: float, m2: float, s: float, r: float
 ) -> None:
-    forward = float(normal_kl(m1, s1, m2, s2))
-    backward = float(normal_kl(m2, s2, m1, s1))
-    if s1 == s2:
-        assert forward == pytest.approx(backward, rel=1e-12, abs=1e-300)
-    elif abs(math.log(s1 / s2)) > 1e-3:
-        assert forward != pytest.approx(backward, rel=1e-9, abs=1e-12)
+    # equal scales: both directions are (m1 - m2)² / (2 s²)
+    assert float(normal_kl(m1, s, m2, s)) == pytest.approx(
+        float(normal_kl(m2, s, m1, s)), rel=1e-12
+    )
+    # equal means, scale ratio r: the difference -2 log r + (r² - r⁻²)/2 is strictly
+    # increasing in r (derivative (r² - 1)² / r³), so it vanishes only at r = 1
+    forward = float(normal_kl(m1, s * r, m1, s))
+    backward = float(normal_kl(m1, s, m1, s * r))
+    expected = -2 * math.log(r) + 0.5 * (r * r - 1 / (r * r))
+    assert forward - backward == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    if abs(r - 1.0) > 1e-3:
+        assert forward != pytest.approx(backward, rel=1e-6, abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- ELBO and its gap
