@@ -37,14 +37,14 @@ PATHS = ("portable", "fast")
 @contextlib.contextmanager
 def forced_path(path: str, *, tile_bytes: int | None = None) -> Iterator[None]:
     """Route numpy inputs of any size through one path (and threads, tiny tiles)."""
-    saved = (K._FAST_MIN_SIZE, K._THREAD_MIN_SIZE, K._TILE_BYTES)
+    saved = (K._FAST_MIN_SIZE, K._THREAD_MIN_SIZE, K._TILE_BYTES, K._THREAD_TILE_BYTES)
     K._FAST_MIN_SIZE = 0 if path == "fast" else 1 << 62
     if tile_bytes is not None:
-        K._THREAD_MIN_SIZE, K._TILE_BYTES = 0, tile_bytes
+        K._THREAD_MIN_SIZE, K._TILE_BYTES, K._THREAD_TILE_BYTES = 0, tile_bytes, tile_bytes
     try:
         yield
     finally:
-        K._FAST_MIN_SIZE, K._THREAD_MIN_SIZE, K._TILE_BYTES = saved
+        K._FAST_MIN_SIZE, K._THREAD_MIN_SIZE, K._TILE_BYTES, K._THREAD_TILE_BYTES = saved
 
 
 def kl_none(path: str, *arrays: Any) -> np.ndarray:
