@@ -45,6 +45,8 @@ _EXPORTS: dict[str, str] = {
     "elbo_loss": "elbo_check.kernel",
     "elbo_loss_grad": "elbo_check.kernel",
     "ELBOTerms": "elbo_check.kernel",
+    "ELBOGrad": "elbo_check.kernel",
+    "KLGrad": "elbo_check.kernel",
     # validator
     "validate": "elbo_check.validate",
     "ValidationResult": "elbo_check.validate",
@@ -52,6 +54,13 @@ _EXPORTS: dict[str, str] = {
     "kl_mc": "elbo_check.mc",
     "MCEstimate": "elbo_check.mc",
     "z_test": "elbo_check.mc",
+    "ZTest": "elbo_check.mc",
+    "Independent": "elbo_check.mc",
+    "LogDensity": "elbo_check.mc",
+    "LinearGaussianModel": "elbo_check.models",
+    "BernoulliLogisticModel": "elbo_check.models",
+    "collect_evidence": "elbo_check.evidence",
+    "EvidenceLine": "elbo_check.evidence",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -66,14 +75,18 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         UsageError,
         ValidationError,
     )
+    from elbo_check.evidence import EvidenceLine, collect_evidence
     from elbo_check.kernel import (
+        ELBOGrad,
         ELBOTerms,
+        KLGrad,
         elbo_loss,
         elbo_loss_grad,
         gaussian_kl,
         gaussian_kl_grad,
     )
-    from elbo_check.mc import MCEstimate, kl_mc, z_test
+    from elbo_check.mc import Independent, LogDensity, MCEstimate, ZTest, kl_mc, z_test
+    from elbo_check.models import BernoulliLogisticModel, LinearGaussianModel
     from elbo_check.results import DerivationResult, StepResult
     from elbo_check.rules import Rule, axiom, definition, inequality, side_condition
     from elbo_check.validate import ValidationResult, validate

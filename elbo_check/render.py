@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,5 +92,23 @@ def to_json_dict(
 def render_json(
     results: Sequence[DerivationResult], evidence: dict[str, list[Any]] | None = None
 ) -> str:
-    """The JSON document as text."""
-    return json.dumps(to_json_dict(results, evidence), indent=2, ensure_ascii=False) + "\n"
+    """The JSON document as text (strict JSON: non-finite numbers are written as ``null``).
+
+    >>> json.loads(render_json([]))["summary"]["refuted"]
+    0
+    >>> _finite({"z": float("nan"), "xs": [1.0, float("inf")]})
+    {'z': None, 'xs': [1.0, None]}
+    """
+    doc = _finite(to_json_dict(results, evidence))
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    """Strict JSON: NaN and infinities become ``null``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

@@ -23,6 +23,12 @@ MODULES = [
     "elbo_check.rules",
     "elbo_check.verdict",
     "elbo_check.cli",
+    "elbo_check.kernel",
+    "elbo_check.mc",
+    "elbo_check.models",
+    "elbo_check.evidence",
+    "elbo_check.testing",
+    "elbo_check.pytest_plugin",
 ]
 
 
