@@ -254,3 +254,19 @@ def test_any_rescaling_of_a_correct_kl_is_caught(scale, reduction):
         }[reduction]
 
     assert not validate(rescaled, args="mu,logvar", reduction=reduction, examples=50).ok
+
+
+def test_a_formula_bug_hidden_behind_a_wrong_reduction_gets_a_counterexample_showing_the_formula_bug():
+    # plus_mu_squared sums over the latent axis only (shape (N,)) *and* has +mu²:
+    # the counterexample must exhibit the +mu² bug (mu != 0), not only the shape
+    result = validate(zoo.plus_mu_squared, args="mu,logvar", reduction="sum")
+    assert not result.ok
+    assert result.diagnosis is not None
+    assert "+mu²" in result.diagnosis
+    cex = result.counterexample
+    assert cex is not None
+    assert np.any(np.asarray(cex["inputs"]["mu"]) != 0)
+    assert not math.isnan(result.max_rel_error)
+    expected = float(cex["expected"])
+    returned = float(np.sum(cex["returned"]))
+    assert abs(returned - expected) > 0.1 * abs(expected)

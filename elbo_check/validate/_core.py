@@ -124,7 +124,9 @@ def _pyval(x: Any) -> Any:
     return [_pyval(a) for a in arr]
 
 
-def _fails_like(session: Session, kind: str, eps: float) -> Callable[[dict[str, np.ndarray]], bool]:
+def _fails_like(
+    session: Session, kind: str, eps: float, variant: str | None = None
+) -> Callable[[dict[str, np.ndarray]], bool]:
     conv = session.conv
 
     def fails(raw: dict[str, np.ndarray]) -> bool:
@@ -144,23 +146,30 @@ def _fails_like(session: Session, kind: str, eps: float) -> Callable[[dict[str, 
             layout = Layout(conv, [batch])
         except np.linalg.LinAlgError:
             return False
-        obs = layout.flatten([call.output], layout.declared)
+        name = layout.declared if variant is None else variant
+        obs = layout.flatten([call.output], name)
         if kind == "shape":
             return obs is None
         if obs is None:
             return False
-        return not compare(layout, obs, eps).ok
+        return not compare(layout, obs, eps, name).ok
 
     return fails
 
 
 def _counterexample(
-    session: Session, batch: Batch, kind: str, eps: float, dtype: str, hint: tuple[int, int] | None
+    session: Session,
+    batch: Batch,
+    kind: str,
+    eps: float,
+    dtype: str,
+    hint: tuple[int, int] | None,
+    variant: str | None = None,
 ) -> dict[str, Any]:
     conv = session.conv
     raw = batch.raw
     if kind != "timeout":
-        raw = shrink(conv, raw, _fails_like(session, kind, eps), dtype, hint=hint)
+        raw = shrink(conv, raw, _fails_like(session, kind, eps, variant), dtype, hint=hint)
     mu = raw[conv.roles[conv.slots.index(("q", "mu"))]]
     try:
         expected = expected_mp(conv, raw)
@@ -289,6 +298,17 @@ def _run(
     obs = layout.flatten(outputs, layout.declared)
     if obs is None:
         diag = diagnose(layout, outputs, None, eps, dtype)
+        if diag.variant is not None and diag.bug_class != "wrong_reduction":
+            # a wrong formula behind the wrong shape: show the formula bug, read
+            # the outputs with the reduction the function actually performs
+            alt = layout.flatten(outputs, diag.variant)
+            if alt is not None:
+                cmp_alt = compare(layout, alt, eps, diag.variant)
+                if not cmp_alt.ok:
+                    cex = _value_counterexample(session, layout, cmp_alt, eps, dtype, diag.variant)
+                    finite = np.isfinite(cmp_alt.rel)
+                    worst = float(np.max(cmp_alt.rel[finite])) if finite.any() else float("nan")
+                    return _result(False, conv, "", dtype, n_rows, diag, cex, worst)
         v = layout.variant(layout.declared)
         k = next(i for i, (o, s) in enumerate(zip(outputs, v.shapes, strict=True)) if o.shape != s)
         cex = _counterexample(session, batches[k], "shape", eps, dtype, None)
@@ -305,9 +325,15 @@ def _run(
 
 
 def _value_counterexample(
-    session: Session, layout: Layout, cmp: Comparison, eps: float, dtype: str
+    session: Session,
+    layout: Layout,
+    cmp: Comparison,
+    eps: float,
+    dtype: str,
+    variant: str | None = None,
 ) -> dict[str, Any]:
-    v = layout.variant(layout.declared)
+    name = layout.declared if variant is None else variant
+    v = layout.variant(name)
     failing = np.flatnonzero(cmp.fail)
     # the worst unit of the smallest failing batch
     sizes = np.array([b.shape[0] * b.shape[1] for b in layout.batches])
@@ -320,7 +346,7 @@ def _value_counterexample(
             np.inf,
         )
     unit = int(in_k[int(np.argmax(score))])
-    el = int(layout.unit_element(layout.declared)[unit])
+    el = int(layout.unit_element(name)[unit])
     row0 = sum(b.shape[0] for b in layout.batches[:k])
     hint = (
         int(layout.e_row[el]) - row0,
@@ -328,7 +354,7 @@ def _value_counterexample(
     )
     if layout.family == "full":
         hint = (hint[0], 0)
-    return _counterexample(session, layout.batches[k], "value", eps, dtype, hint)
+    return _counterexample(session, layout.batches[k], "value", eps, dtype, hint, variant)
 
 
 def _instability_warning(layout: Layout, cmp: Comparison, warnings: list[str]) -> None:

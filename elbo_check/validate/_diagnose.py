@@ -72,6 +72,9 @@ class Diagnosis:
 
     bug_class: str
     message: str
+    #: the reduction variant under which the named formula explains the outputs,
+    #: when it is not the declared one (a formula bug and a reduction bug at once)
+    variant: str | None = None
 
 
 @dataclasses.dataclass
@@ -99,9 +102,12 @@ def allowed_error(layout: Layout, name: str, eps: float) -> tuple[np.ndarray, np
     return eps * (32.0 + count) * terms, terms
 
 
-def compare(layout: Layout, obs: np.ndarray, eps: float) -> Comparison:
-    """Compare flattened observed units with the reference under the declared reduction."""
-    name = layout.declared
+def compare(layout: Layout, obs: np.ndarray, eps: float, name: str | None = None) -> Comparison:
+    """Compare flattened observed units with the reference under reduction ``name``.
+
+    ``name`` defaults to the declared reduction.
+    """
+    name = layout.declared if name is None else name
     ref = layout.reduce(layout.ref, name)
     allowed, terms = allowed_error(layout, name, eps)
     with np.errstate(all="ignore"):
@@ -584,7 +590,7 @@ def _match(layout: Layout, outputs: list[np.ndarray], eps: float) -> Diagnosis |
                         f"; also the reduction is {layout.describe(n)}, but --reduction "
                         f"{layout.conv.reduction} means {layout.describe(declared)}"
                     )
-                return Diagnosis(m.bug_class, msg)
+                return Diagnosis(m.bug_class, msg, None if n == declared else n)
     return None
 
 
