@@ -113,7 +113,8 @@ class Checker:
     ) -> DerivationResult:
         """Check every step of ``derivation`` (cached by identity)."""
         key = id(derivation)
-        if key in self._cache:
+        cached = self._cache.get(key)
+        if cached is not None and len(cached.steps) == len(derivation.steps):
             return self._cache[key]
         derivation.validate()
         self._in_progress.add(key)
@@ -364,20 +365,45 @@ class _Rewriter:
 
 
 def _normalized(rule: Rule) -> Rule:
-    """The rule with its bound variables renamed the way expressions are."""
+    """The rule with its bound variables renamed the way expressions are.
+
+    A ``Wild`` that excludes a bound variable must go on excluding it under its
+    new name, or a pattern meant for "constants" could capture the variable.
+    """
     if rule.lhs is None or rule.rhs is None:
         return rule
-    return dataclasses.replace(rule, lhs=alpha_normalize(rule.lhs), rhs=alpha_normalize(rule.rhs))
+    renamed: dict[sp.Symbol, set[sp.Symbol]] = {}
+    lhs = alpha_normalize(rule.lhs, record=renamed)
+    rhs = alpha_normalize(rule.rhs, record=renamed)
+    wilds = {}
+    for w in lhs.atoms(sp.Wild) | rhs.atoms(sp.Wild):
+        extra = {n for old in w.exclude for n in renamed.get(old, set())}
+        if extra:
+            wilds[w] = sp.Wild(w.name, exclude=[*w.exclude, *extra], properties=w.properties)
+    if wilds:
+        lhs, rhs = lhs.xreplace(wilds), rhs.xreplace(wilds)
+    return dataclasses.replace(rule, lhs=lhs, rhs=rhs)
 
 
-def alpha_normalize(expr: sp.Expr) -> sp.Expr:
+def alpha_normalize(
+    expr: sp.Expr, record: dict[sp.Symbol, set[sp.Symbol]] | None = None
+) -> sp.Expr:
     """Rename integration variables to canonical names (``_b1_0``, ``_b2_0``, ...).
 
     Two integrals that differ only in the names of their bound variables become
     structurally equal.  A bound variable is named after its integral's height
     (how many integrals nest inside it), so the name does not depend on where
     the integral sits: a rule's pattern matches wherever the integral occurs.
-    The new names keep the old variables' assumptions.
+
+    Soundness details:
+
+    * limits are free in the enclosing scope: a limit is renamed only for the
+      variables of *outer* limits of the same integral;
+    * the new variable keeps ``real``, and keeps a sign assumption only when
+      the limits prove the range lies inside it (a variable declared positive
+      but integrated over [-1, 1] is only real there);
+    * if the expression already holds a symbol whose name starts like the
+      canonical names, a longer prefix is used, so no free symbol is captured.
 
     >>> import sympy as sp
     >>> t, z = sp.symbols("t z", real=True)
@@ -387,6 +413,10 @@ def alpha_normalize(expr: sp.Expr) -> sp.Expr:
     """
     if not expr.has(sp.Integral):
         return expr
+    taken = {str(a) for a in expr.free_symbols}
+    prefix = "_b"
+    while any(name.startswith(prefix) for name in taken):
+        prefix += "b"
 
     def rename(node: sp.Basic) -> tuple[sp.Basic, int]:
         """Return the renamed node and its integral height (0: no integral inside)."""
@@ -395,22 +425,42 @@ def alpha_normalize(expr: sp.Expr) -> sp.Expr:
         if isinstance(node, sp.Integral):
             body, inner = rename(node.function)
             height = inner + 1
-            mapping = {}
+            olds = [lim[0] for lim in node.limits]
+            news = [
+                sp.Symbol(f"{prefix}{height}_{i}", **_bound_assumptions(lim))
+                for i, lim in enumerate(node.limits)
+            ]
+            if record is not None:
+                for old, new in zip(olds, news):
+                    record.setdefault(old, set()).add(new)
             limits = []
             for i, lim in enumerate(node.limits):
-                new = sp.Symbol(f"_b{height}_{i}", **_assumptions(lim[0]))
-                mapping[lim[0]] = new
-                limits.append((new, *(b.xreplace(mapping) for b in lim[1:])))
-            return sp.Integral(body.xreplace(mapping), *limits), height
+                outer = dict(zip(olds[i + 1 :], news[i + 1 :]))
+                limits.append((news[i], *(b.xreplace(outer) for b in lim[1:])))
+            return sp.Integral(body.xreplace(dict(zip(olds, news))), *limits), height
         parts = [rename(a) for a in node.args]
         return node.func(*(p for p, _ in parts)), max(h for _, h in parts)
 
     return rename(expr)[0]
 
 
-def _assumptions(sym: sp.Symbol) -> dict[str, bool]:
-    keep = ("real", "positive", "negative", "nonnegative", "integer", "finite")
-    return {k: v for k, v in sym.assumptions0.items() if k in keep and v is not None}
+def _bound_assumptions(limit: tuple[sp.Basic, ...]) -> dict[str, bool]:
+    """Assumptions a bound variable may keep on its range of integration."""
+    var = limit[0]
+    if var.is_real is not True:
+        return {}
+    out = {"real": True}
+    if len(limit) == 3:
+        lo, hi = limit[1], limit[2]
+        if var.is_positive and lo.is_extended_nonnegative:
+            out["positive"] = True
+        elif var.is_nonnegative and lo.is_extended_nonnegative:
+            out["nonnegative"] = True
+        elif var.is_negative and hi.is_extended_nonpositive:
+            out["negative"] = True
+        elif var.is_nonpositive and hi.is_extended_nonpositive:
+            out["nonpositive"] = True
+    return out
 
 
 # -- equality -----------------------------------------------------------------

@@ -203,6 +203,8 @@ def change_of_variables(
             limits = list(integral.limits)
             if sorted(map(str, limits)) != sorted(map(str, whole_line)):
                 return integral
+            if integral.atoms(sp.Symbol) & set(news):
+                return integral  # a new variable already occurs: substituting would capture it
             body = integral.function.xreplace(dict(zip(olds, maps, strict=False)))
             return sp.Integral(det * body, *[(v, -sp.oo, sp.oo) for v in news])
 
@@ -213,6 +215,55 @@ def change_of_variables(
         f"(affine, Jacobian determinant {det} > 0)"
     )
     return Rule(name, "axiom", statement, transform=transform)
+
+
+#: assumptions a value must share with the universally quantified symbol it replaces
+_KEPT = (
+    "real",
+    "extended_real",
+    "positive",
+    "nonnegative",
+    "negative",
+    "nonpositive",
+    "nonzero",
+    "integer",
+    "even",
+    "odd",
+    "rational",
+    "finite",
+)
+
+
+def _check_instance(name: str, old: object, new: object) -> None:
+    """Raise unless ``new`` provably has every assumption declared on ``old``.
+
+    A lemma proved for positive ``a`` says nothing about ``a = -1``.  For an
+    undefined function class, the replacement is probed at a fresh real point.
+    """
+    if isinstance(old, sp.Symbol):
+        value = sp.Integer(new) if isinstance(new, int) and not isinstance(new, bool) else new
+        declared = old.assumptions0
+    elif isinstance(old, type) and issubclass(old, sp.core.function.AppliedUndef):
+        probe = sp.Dummy("t", real=True)
+        value = new(probe) if callable(new) else None
+        declared = {
+            k: v
+            for k, v in old(probe).assumptions0.items()
+            if k in ("positive", "real", "nonnegative")
+        }
+    else:
+        raise DerivationError(
+            f"rule {name!r}: can only instantiate symbols or functions, got {old!r}"
+        )
+    if not isinstance(value, sp.Basic):
+        raise DerivationError(
+            f"rule {name!r}: {old} must be replaced by a sympy expression, got {new!r}"
+        )
+    for key in _KEPT:
+        if declared.get(key) is True and getattr(value, f"is_{key}") is not True:
+            raise DerivationError(
+                f"rule {name!r}: {old} is declared {key}, but its replacement {new} is not provably {key}"
+            )
 
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -236,6 +287,9 @@ def instantiate(rule: Rule, mapping: dict[object, object], name: str | None = No
     >>> r.lhs
     2*b
     """
+
+    for old, new in mapping.items():
+        _check_instance(rule.name, old, new)
 
     def sub(expr: sp.Expr | None) -> sp.Expr | None:
         if expr is None:
