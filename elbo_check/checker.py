@@ -431,13 +431,13 @@ def alpha_normalize(
                 for i, lim in enumerate(node.limits)
             ]
             if record is not None:
-                for old, new in zip(olds, news):
+                for old, new in zip(olds, news, strict=True):
                     record.setdefault(old, set()).add(new)
             limits = []
             for i, lim in enumerate(node.limits):
-                outer = dict(zip(olds[i + 1 :], news[i + 1 :]))
+                outer = dict(zip(olds[i + 1 :], news[i + 1 :], strict=True))
                 limits.append((news[i], *(b.xreplace(outer) for b in lim[1:])))
-            return sp.Integral(body.xreplace(dict(zip(olds, news))), *limits), height
+            return sp.Integral(body.xreplace(dict(zip(olds, news, strict=True))), *limits), height
         parts = [rename(a) for a in node.args]
         return node.func(*(p for p, _ in parts)), max(h for _, h in parts)
 
