@@ -53,16 +53,32 @@ def _value_for(sym: sp.Symbol, rng: random.Random, kind: int) -> sp.Rational:
     """A value in the symbol's declared domain: kind 0 = one, 1 = zero-ish, 2 = random."""
     if sym.is_integer:
         lo = 1 if sym.is_positive else 0 if sym.is_nonnegative else -5
-        hi = -1 if sym.is_negative else 6
-        return sp.Integer([max(lo, min(hi, 1)), max(lo, min(hi, 0)), rng.randint(lo, hi)][kind])
+        hi = -1 if sym.is_negative else 0 if sym.is_nonpositive else 6
+        value = sp.Integer([max(lo, min(hi, 1)), max(lo, min(hi, 0)), rng.randint(lo, hi)][kind])
+        if (sym.is_even and value % 2) or (sym.is_odd and not value % 2):
+            value = value + 1 if value + 1 <= hi else value - 1
+        return value
     if kind == 0:
-        return sp.Integer(-1) if sym.is_negative else sp.Integer(1)
+        return sp.Integer(-1) if (sym.is_negative or sym.is_nonpositive) else sp.Integer(1)
     if kind == 1 and not (sym.is_positive or sym.is_negative or sym.is_nonzero):
         return sp.Integer(0)
     value = sp.Rational(rng.randint(1, 97), rng.choice([7, 8, 13, 16, 25, 31]))
-    if sym.is_negative or (not sym.is_nonnegative and not sym.is_positive and rng.random() < 0.5):
+    nonneg = sym.is_nonnegative or sym.is_positive
+    if sym.is_negative or sym.is_nonpositive or (not nonneg and rng.random() < 0.5):
         value = -value
     return value
+
+
+_IGNORED = {"commutative", "complex", "hermitian", "algebraic", "infinite"}
+
+
+def _satisfies(sym: sp.Symbol, value: sp.Expr) -> bool:
+    """True when ``value`` provably has every assumption declared true on ``sym``."""
+    return all(
+        getattr(value, f"is_{key}", None) is True
+        for key, holds in sym.assumptions0.items()
+        if holds is True and key not in _IGNORED
+    )
 
 
 def sample_points(
@@ -70,13 +86,31 @@ def sample_points(
 ) -> list[dict[sp.Symbol, sp.Rational]]:
     """Exact points satisfying each symbol's assumptions (deterministic in ``seed``).
 
+    A drawn value that does not provably satisfy every declared assumption of
+    its symbol (``even``, ``prime``, ...) is redrawn a few times; a point that
+    still fails is dropped, so that no refutation rests on an invalid point.
+
     >>> import sympy as sp
     >>> s = sp.Symbol("s", positive=True); m = sp.Symbol("m", real=True)
     >>> sample_points([m, s], seed=1, count=2)
     [{m: 1, s: 1}, {m: 0, s: 18/25}]
+    >>> n = sp.Symbol("n", even=True)
+    >>> all(p[n] % 2 == 0 for p in sample_points([n], seed=0))
+    True
     """
     rng = random.Random(seed)
-    return [{s: _value_for(s, rng, min(k, 2)) for s in symbols} for k in range(count)]
+    points = []
+    for k in range(count):
+        point = {}
+        for sym in symbols:
+            for attempt in range(8):
+                value = _value_for(sym, rng, min(k, 2) if attempt == 0 else 2)
+                if _satisfies(sym, value):
+                    point[sym] = value
+                    break
+        if len(point) == len(symbols):
+            points.append(point)
+    return points
 
 
 def _evaluate(expr: sp.Expr, point: dict[sp.Symbol, sp.Rational], dps: int) -> sp.Expr | None:

@@ -149,13 +149,11 @@ def test_a_reused_checker_notices_that_a_lemma_gained_a_false_step() -> None:
 
 
 # -- bugs: true steps that come back refuted ---------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="numeric samples ignore nonpositive=True (x = 1 is drawn)")
 def test_a_true_step_about_a_nonpositive_symbol_is_not_refuted() -> None:
     xn = sp.Symbol("xn", nonpositive=True)
     assert _verdict(sp.Heaviside(xn) * xn, 0) is not Verdict.REFUTED
 
 
-@pytest.mark.xfail(strict=True, reason="numeric samples ignore even=True (n = 1 is drawn)")
 def test_a_true_step_about_an_even_symbol_is_not_refuted() -> None:
     n = sp.Symbol("n", even=True)
     # n = 2k gives 4k(k + 1), a multiple of 8
