@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from elbo_check.rules import Rule, axiom, definition, inequality, side_condition
+from elbo_check.rules import Rule, axiom, definition, inequality, integrability, side_condition
 
 __all__ = [
     "ABSOLUTE_CONTINUITY",
@@ -151,9 +151,9 @@ ABSOLUTE_CONTINUITY = side_condition(
     "all densities are > 0 on the real line (in particular q > 0 wherever p > 0), "
     "so every log-ratio is finite",
 )
-INTEGRABILITY = side_condition(
-    "integrability",
-    "every expectation appearing in the derivation is finite (linearity of the integral applies)",
+INTEGRABILITY = integrability(
+    "every integral of the densities appearing in the derivation is finite "
+    "(so linearity of the integral applies)",
 )
 
 _w = sp.Wild("w", properties=[lambda e: e.is_positive is True])

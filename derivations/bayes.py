@@ -16,6 +16,7 @@ import sympy as sp
 from derivations._vocabulary import (
     ABSOLUTE_CONTINUITY,
     CONDITIONAL_DENSITY,
+    INTEGRABILITY,
     MARGINALISATION,
     PRODUCT_RULE,
     p_joint,
@@ -36,7 +37,7 @@ DERIVATION = Derivation(
     "bayes",
     title="Bayes' theorem: p(z|x) = p(x|z) p(z) / ∫ p(x|z') p(z') dz'",
     description="The posterior from the product rule and the sum rule.",
-    assumptions=[ABSOLUTE_CONTINUITY],
+    assumptions=[ABSOLUTE_CONTINUITY, INTEGRABILITY],
 )
 DERIVATION.start(p_post(z, x))
 DERIVATION.equals(p_joint(x, z) / p_x(x), by=CONDITIONAL_DENSITY)

@@ -43,10 +43,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from elbo_check._timeout import Deadline, StepTimeout, time_limit
 from elbo_check.derivation import Derivation, Step
-from elbo_check.integrals import LEDGER_MOMENTS, IntegralReducer
+from elbo_check.integrals import LEDGER_MOMENTS, IntegralReducer, gaussian_converges
 from elbo_check.numeric import compare
 from elbo_check.results import Counterexample, DerivationResult, LedgerEntry, StepResult
 from elbo_check.rules import Rule
@@ -91,6 +92,7 @@ class _Trace:
 
     engine: list[str] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    reason: str = ""
 
     def note(self, item: str) -> None:
         if item not in self.engine:
@@ -103,6 +105,7 @@ class Checker:
     def __init__(self, config: CheckConfig | None = None) -> None:
         self.config = config or CheckConfig()
         self._cache: dict[int, DerivationResult] = {}
+        self._convergent: dict[tuple[sp.Basic, bool], bool] = {}
         self._in_progress: set[int] = set()
 
     # -- public -------------------------------------------------------------
@@ -190,6 +193,19 @@ class Checker:
             allow_gaussian=not derivation.direct_integration,
             seed=seed,
         )
+        integrable = any(r.integrability for r in rules)
+        # every integral the step mentions, as written and after the rewrites:
+        # identical divergent integrals would otherwise cancel (∞ − ∞ is not 0)
+        integrals = set()
+        introduced = [r.rhs for r in rules if r.rhs is not None]
+        for side in (step.lhs, step.rhs, lhs, rhs, *introduced):
+            # each integral on its own: normalising a whole side first would let
+            # sympy cancel two identical integrals before they were looked at
+            integrals |= {alpha_normalize(i) for i in side.atoms(sp.Integral)}
+        for integral in sorted(integrals, key=sp.count_ops):
+            if not self._converges(integral, integrable, reducer):
+                trace.reason = f"cannot show that {_short(integral)} converges"
+                return None
         if step.relation == "=":
             return _prove_zero(lhs - rhs, reducer, deadline, trace)
         gap = lhs - rhs if step.relation == ">=" else rhs - lhs
@@ -202,6 +218,35 @@ class Checker:
                 else "non-negative gap"
             )
         return None
+
+    def _converges(self, integral: sp.Integral, integrable: bool, reducer: IntegralReducer) -> bool:
+        """Is ``integral`` known to converge?  (Cached per checker.)
+
+        Integrals of abstract densities converge by the integrability side
+        condition, when the derivation states it.  Polynomials over bounded
+        ranges and Gaussians times polynomials over R^k converge.  Anything
+        else converges if the engine or a checked ``integrate`` evaluates it to
+        a finite closed form.
+        """
+        key = (integral, integrable)
+        if key in self._convergent:
+            return self._convergent[key]
+        variables = [lim[0] for lim in integral.limits]
+        body = integral.function
+        ok = False
+        if any(len(lim) != 3 for lim in integral.limits):
+            ok = False
+        elif integrable and any(f.has(*variables) for f in body.atoms(AppliedUndef)):
+            ok = True
+        elif all(b.is_finite for lim in integral.limits for b in lim[1:]):
+            ok = all(body.is_polynomial(v) for v in variables)
+        elif all(lim[1] == -sp.oo and lim[2] == sp.oo for lim in integral.limits):
+            ok = gaussian_converges(body, variables)
+        if not ok and not body.atoms(AppliedUndef):
+            closed = reducer.reduce(integral)
+            ok = not closed.has(sp.Integral, sp.nan, sp.zoo, sp.oo, -sp.oo)
+        self._convergent[key] = ok
+        return ok
 
     def _numeric(
         self,
@@ -218,6 +263,18 @@ class Checker:
         reason = (
             "symbolic stages timed out" if timed_out else "symbolic stages could not close the step"
         )
+        if trace.reason and not timed_out:
+            # an integral that may diverge makes both sides possibly undefined:
+            # numbers could neither refute nor corroborate the step
+            return StepResult(
+                step,
+                Verdict.UNDECIDED,
+                "none",
+                time.perf_counter() - start,
+                f"not provable: {trace.reason}",
+                None,
+                _step_ledger(trace),
+            )
         try:
             with time_limit(self.config.step_timeout):
                 lhs = rewrite(step.lhs)
@@ -652,3 +709,8 @@ def _describe(sym: sp.Symbol) -> str:
         if getattr(sym, attr):
             return f"{sym.name} is {text} (declared)"
     return f"{sym.name} is complex (no assumption declared)"
+
+
+def _short(expr: sp.Expr, width: int = 60) -> str:
+    text = sp.sstr(expr)
+    return text if len(text) <= width else text[: width - 1] + "…"

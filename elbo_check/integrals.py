@@ -48,6 +48,7 @@ from elbo_check._timeout import Deadline
 __all__ = [
     "MAX_MOMENT",
     "IntegralReducer",
+    "gaussian_converges",
     "standard_normal_moment",
 ]
 
@@ -362,3 +363,49 @@ def _exp_poly_pairs(
             return None
         pairs[exponent] = pairs.get(exponent, sp.Integer(0)) + poly
     return pairs
+
+
+def gaussian_converges(integrand: sp.Expr, variables: list[sp.Symbol]) -> bool:
+    """True when ``integrand`` is a sum of polynomials times ``exp`` of quadratics
+    that are provably negative definite in ``variables``: then its integral over
+    R^k converges absolutely.
+
+    Definiteness is proved by eliminating one variable at a time, each with a
+    quadratic coefficient that sympy's assumptions prove negative (completing
+    the square; what remains must again be negative definite).
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> gaussian_converges(x**2 * sp.exp(-x**2 - y**2 + x*y), [x, y])
+    True
+    >>> gaussian_converges(sp.exp(-x**2 - y**2 + 4*x*y), [x, y])
+    False
+    >>> gaussian_converges(x, [x])
+    False
+    """
+    pairs = _exp_poly_pairs(integrand, variables)
+    if pairs is None:
+        return False
+    return all(poly == 0 or _negative_definite(e, variables) for e, poly in pairs.items())
+
+
+def _negative_definite(exponent: sp.Expr, variables: list[sp.Symbol]) -> bool:
+    remaining = list(variables)
+    current = exponent
+    while remaining:
+        for var in sorted(remaining, key=lambda v: sp.count_ops(current.coeff(v, 2))):
+            if not current.is_polynomial(var):
+                return False
+            p = sp.Poly(current, var)
+            if p.degree() != 2:
+                continue
+            a2, a1, a0 = (p.coeff_monomial(var**k) for k in (2, 1, 0))
+            a = _provably_positive(-a2)
+            if a is None:
+                continue
+            current = sp.expand(sp.cancel(a0 + a1**2 / (4 * a)))
+            remaining.remove(var)
+            break
+        else:
+            return False
+    return True

@@ -44,6 +44,7 @@ __all__ = [
     "definition",
     "inequality",
     "instantiate",
+    "integrability",
     "side_condition",
 ]
 
@@ -62,6 +63,8 @@ class Rule:
     nonneg: sp.Expr | None = None
     transform: Callable[[sp.Expr], sp.Expr] | None = None
     derivation: Derivation | None = field(default=None, repr=False)
+    #: the side condition "integrals of abstract densities are finite"
+    integrability: bool = False
 
     @property
     def rewrites(self) -> bool:
@@ -155,6 +158,19 @@ def side_condition(name: str, statement: str) -> Rule:
     'side-condition'
     """
     return Rule(_check_name(name), "side-condition", statement)
+
+
+def integrability(statement: str, name: str = "integrability") -> Rule:
+    """The side condition that integrals of abstract (undefined) functions converge.
+
+    Without it, the checker never splits, merges or cancels an integral it
+    cannot show to converge (∞ − ∞ is not 0).  Integrals of explicit functions
+    need no such assumption: their convergence is checked.
+
+    >>> integrability("every expectation in the derivation is finite").kind
+    'side-condition'
+    """
+    return Rule(_check_name(name), "side-condition", statement, integrability=True)
 
 
 def change_of_variables(

@@ -148,3 +148,18 @@ def test_random_log_identities_are_proved_and_their_mutants_refuted(
     rhs = p * sp.log(a) + q * sp.log(b)
     assert _one_step(lhs, rhs) in (Verdict.PROVED, Verdict.CORROBORATED)
     assert _one_step(lhs, rhs + bump * sp.log(a)) is Verdict.REFUTED
+
+
+def test_identical_divergent_integrals_do_not_cancel() -> None:
+    d = Derivation("inf-minus-inf").start(
+        sp.Integral(1, (z, -sp.oo, sp.oo)) - sp.Integral(1, (m, -sp.oo, sp.oo))
+    )
+    d.equals(sp.Integer(0), by="they cancel?")
+    result = check_derivation(d).steps[0]
+    assert result.verdict is Verdict.UNDECIDED
+    assert "converges" in result.message
+
+
+def test_a_convergent_gaussian_integral_still_cancels_against_itself() -> None:
+    gauss = sp.Integral(sp.exp(-(z**2)), (z, -sp.oo, sp.oo))
+    assert _one_step(gauss - gauss.subs(z, m), sp.Integer(0)) is Verdict.PROVED
