@@ -241,6 +241,10 @@ def _half_expm1(xp: Any, d: Any) -> Any:
 # --------------------------------------------------------------------------
 
 _FAST_MIN_SIZE = 4096  # below it numpy takes the portable path
+# Up to this fraction of small-|d| elements in a tile, the polynomial runs on
+# those elements alone (gather, evaluate, scatter); above it, on the whole tile
+# with an exact 0/1 blend.  Measured crossover on this machine: about one half.
+_GATHER_MAX = 0.5
 _THREAD_MIN_SIZE = 1 << 18  # below it the fast path runs on the calling thread
 _TILE_BYTES = 1 << 17  # 128 KiB per buffer: the buffers stay inside a 1 MiB L2
 # With threads, bigger tiles: each ufunc call re-takes the GIL, and with 128 KiB
@@ -297,9 +301,12 @@ def _half_kl_tile(np: Any, parts: list[Any], buf: dict[str, Any]) -> Any:
         np.add(lv_p, d_lo, out=d_lo)
         np.subtract(a, d_lo, out=d_lo)
     np.abs(d, out=a)
-    np.less(a, p.threshold, out=mk)  # 1.0 where |d| is small, else 0.0
-    n_small = int(np.count_nonzero(mk))
-    if n_small < mk.size:
+    mb = buf["mb"]
+    np.less(a, p.threshold, out=mb)
+    n_small = int(np.count_nonzero(mb))
+    # few small elements: evaluate the polynomial on those alone (gather/scatter)
+    gather = 0 < n_small <= _GATHER_MAX * mb.size and d.flags.c_contiguous
+    if n_small < mb.size:
         # large branch: expm1(d) - d (float32: numpy's expm1 is fast; float64: exp - 1)
         if p.use_expm1:
             np.expm1(d, out=e)
@@ -309,7 +316,18 @@ def _half_kl_tile(np: Any, parts: list[Any], buf: dict[str, Any]) -> Any:
         if d_lo is not None:  # f(d_hi + d_lo) ≈ f(d_hi) + expm1(d_hi)·d_lo
             np.multiply(d_lo, e, out=d_lo)
         np.subtract(e, d, out=e)
-    if n_small:
+    if gather:
+        idx = np.flatnonzero(mb)
+        c = d.ravel().take(idx)
+        g = c * p.coeffs[-1]
+        for coeff in p.coeffs[-2:0:-1]:
+            g += coeff
+            g *= c
+        g += p.coeffs[0]
+        g *= c * c
+        e.ravel()[idx] = g
+    elif n_small:
+        np.copyto(mk, mb)  # 1.0 where |d| is small, else 0.0
         # small branch: d²·G(d), G a polynomial (Horner)
         coeffs = p.coeffs
         np.multiply(d, coeffs[-1], out=a)
@@ -372,6 +390,7 @@ def _kl_numpy_fast(prep: _Prepared, reduction: str) -> Any:
 
     def work(start: int, stop: int) -> None:
         flat = {name: np.empty(tile_rows * tile_cols, dtype=dtype) for name in used}
+        flat["mb"] = np.empty(tile_rows * tile_cols, dtype=bool)
         full_tile = {k: v.reshape(tile_rows, tile_cols) for k, v in flat.items()}
         sums = np.empty(tile_rows, dtype=dtype)
         with np.errstate(all="ignore"):
