@@ -47,7 +47,12 @@ from sympy.core.function import AppliedUndef
 
 from elbo_check._timeout import Deadline, StepTimeout, time_limit
 from elbo_check.derivation import Derivation, Step
-from elbo_check.integrals import LEDGER_MOMENTS, IntegralReducer, gaussian_converges
+from elbo_check.integrals import (
+    ENGINE_FACTS,
+    LEDGER_MOMENTS,
+    IntegralReducer,
+    gaussian_converges,
+)
 from elbo_check.numeric import compare
 from elbo_check.results import Counterexample, DerivationResult, LedgerEntry, StepResult
 from elbo_check.rules import Rule
@@ -55,8 +60,17 @@ from elbo_check.verdict import Verdict
 
 __all__ = ["CheckConfig", "Checker", "check_derivation", "check_step"]
 
-LEDGER_MONOTONE = "monotonicity of the integral: f >= 0 implies its integral is >= 0"
-LEDGER_BOUND = "integrals over the same range may be compared integrand by integrand"
+LEDGER_MONOTONE = "monotonicity of the integral"
+LEDGER_BOUND = "equal integrands"
+_FACTS = {
+    **ENGINE_FACTS,
+    LEDGER_MONOTONE: ("axiom", "f >= 0 on [a, b] (a <= b) implies ∫_a^b f >= 0", None),
+    LEDGER_BOUND: (
+        "axiom",
+        "integrals over the same range whose integrands are equal are equal (both converge)",
+        None,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -673,7 +687,11 @@ def _merge_integrals(expr: sp.Expr) -> sp.Expr:
 
 # -- ledger -------------------------------------------------------------------
 def _step_ledger(trace: _Trace) -> tuple[LedgerEntry, ...]:
-    return tuple(LedgerEntry(item, "method", item) for item in trace.engine)
+    out = []
+    for item in trace.engine:
+        kind, statement, derivation = _FACTS.get(item, ("method", item, None))
+        out.append(LedgerEntry(item, kind, statement, derivation))
+    return tuple(out)
 
 
 def _ledger(derivation: Derivation, results: list[StepResult]) -> tuple[LedgerEntry, ...]:
@@ -685,10 +703,7 @@ def _ledger(derivation: Derivation, results: list[StepResult]) -> tuple[LedgerEn
         )
     for result in results:
         for entry in result.ledger:
-            kind = "lemma" if "lemma" in entry.name else "axiom"
-            deriv = "gaussian-moments" if "gaussian-moments" in entry.name else None
-            short = entry.name.split(" (lemma")[0].split(":")[0]
-            entries.setdefault(short, LedgerEntry(short, kind, entry.statement, deriv))
+            entries.setdefault(entry.name, entry)
     symbols: dict[str, str] = {}
     for step in derivation.steps:
         for sym in step.lhs.free_symbols | step.rhs.free_symbols:

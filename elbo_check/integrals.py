@@ -56,11 +56,39 @@ __all__ = [
 MAX_MOMENT = 4
 
 LEDGER_LINEARITY = "linearity of the integral"
-LEDGER_INTEGRABLE = "integrability: every expectation in the derivation is finite"
-LEDGER_MOMENTS = "Gaussian moments E[u^n] = (n-1)!!, n <= 4 (lemma gaussian-moments)"
-LEDGER_SQUARE = "affine change of variables z = c + u/sqrt(2a) (completing the square)"
-LEDGER_FUBINI = "Fubini-Tonelli: iterated Gaussian integrals may be taken in any order"
-LEDGER_INTEGRATE = "sympy integrate, re-checked against mpmath.quad at special values"
+LEDGER_INTEGRABLE = "integrability"
+LEDGER_MOMENTS = "Gaussian moments"
+LEDGER_SQUARE = "completing the square"
+LEDGER_FUBINI = "Fubini-Tonelli"
+LEDGER_INTEGRATE = "checked sympy integrate"
+
+#: what each engine fact states, for the axiom ledger: (kind, statement, derivation)
+ENGINE_FACTS: dict[str, tuple[str, str, str | None]] = {
+    LEDGER_LINEARITY: ("axiom", "∫(a f + b g) = a ∫f + b ∫g for integrable f, g", None),
+    LEDGER_INTEGRABLE: ("side-condition", "every expectation in the derivation is finite", None),
+    LEDGER_MOMENTS: (
+        "lemma",
+        f"E[u^n] = (n-1)!! for u ~ N(0, 1), n <= {MAX_MOMENT} (odd moments vanish)",
+        "gaussian-moments",
+    ),
+    LEDGER_SQUARE: (
+        "axiom",
+        "∫ P(z) exp(-a z² + b z + c) dz = exp(c + b²/4a) √(π/a) E[P(b/2a + u/√(2a))], "
+        "u ~ N(0, 1), for a > 0 proved from the assumptions (affine change of variables)",
+        None,
+    ),
+    LEDGER_FUBINI: (
+        "axiom",
+        "absolutely convergent iterated integrals may be taken in any order",
+        None,
+    ),
+    LEDGER_INTEGRATE: (
+        "method",
+        "an antiderivative from sympy.integrate, accepted only when free of nan/Piecewise and "
+        "equal to mpmath.quad at special and random parameter values",
+        None,
+    ),
+}
 
 
 def standard_normal_moment(n: int) -> sp.Integer:
