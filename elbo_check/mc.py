@@ -480,7 +480,28 @@ def _call_logpdf(fn: Callable[[Any], Any], z: Any, m: int, label: str) -> FloatA
     return out
 
 
-class _Univariate(_Adapter):
+class _EntropyControl(_Adapter):
+    """Control variate log q(z), whose mean is -H(q) when q has a closed-form entropy."""
+
+    dist: Any
+
+    def controls(self, z: FloatArray) -> FloatArray:
+        self.control_means()
+        return self.logpdf(z).reshape(-1, 1)
+
+    def control_means(self) -> FloatArray:
+        entropy = getattr(self.dist, "entropy", None)
+        if entropy is None:
+            return super().control_means()
+        h = float(np.asarray(entropy(), dtype=float))
+        if not math.isfinite(h):
+            raise EvidenceError(
+                f"control variates need a finite entropy of q, got H({self.label})={h!r}"
+            )
+        return np.array([-h])
+
+
+class _Univariate(_EntropyControl):
     """A scipy.stats frozen continuous distribution, or a univariate duck type."""
 
     def __init__(self, dist: Any, label: str) -> None:
@@ -513,21 +534,6 @@ class _Univariate(_Adapter):
 
     def logpdf(self, z: FloatArray) -> FloatArray:
         return _call_logpdf(self.dist.logpdf, z[:, 0], z.shape[0], self.label)
-
-    def controls(self, z: FloatArray) -> FloatArray:
-        self.control_means()
-        return self.logpdf(z).reshape(-1, 1)
-
-    def control_means(self) -> FloatArray:
-        entropy = getattr(self.dist, "entropy", None)
-        if entropy is None:
-            return super().control_means()
-        h = float(np.asarray(entropy(), dtype=float))
-        if not math.isfinite(h):
-            raise EvidenceError(
-                f"control variates need a finite entropy of q, got H({self.label})={h!r}"
-            )
-        return np.array([-h])
 
     def support(self) -> list[tuple[float, float]] | None:
         fn = getattr(self.dist, "support", None)
@@ -660,7 +666,7 @@ class _Product(_Adapter):
         return [b[0] for b in boxes if b is not None]
 
 
-class _Generic(_Adapter):
+class _Generic(_EntropyControl):
     """Any object with ``logpdf`` (and ``rvs`` when it is ``q``)."""
 
     def __init__(self, dist: Any, label: str) -> None:
@@ -690,21 +696,6 @@ class _Generic(_Adapter):
     def logpdf(self, z: FloatArray) -> FloatArray:
         arg = z[:, 0] if z.shape[1] == 1 and not isinstance(self.dist, LogDensity) else z
         return _call_logpdf(self.dist.logpdf, arg, z.shape[0], self.label)
-
-    def controls(self, z: FloatArray) -> FloatArray:
-        self.control_means()
-        return self.logpdf(z).reshape(-1, 1)
-
-    def control_means(self) -> FloatArray:
-        entropy = getattr(self.dist, "entropy", None)
-        if entropy is None:
-            return super().control_means()
-        h = float(np.asarray(entropy(), dtype=float))
-        if not math.isfinite(h):
-            raise EvidenceError(
-                f"control variates need a finite entropy of q, got H({self.label})={h!r}"
-            )
-        return np.array([-h])
 
 
 def _adapt(dist: Any, role: str) -> _Adapter:
