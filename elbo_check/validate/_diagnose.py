@@ -601,6 +601,8 @@ def _fmt(x: float) -> str:
 def _clamping(layout: Layout, cmp: Comparison) -> Diagnosis | None:
     """Failures only in batches with one extreme entry (or wide draws): clamping."""
     v = layout.variant(layout.declared)
+    if not np.isfinite(cmp.obs[cmp.fail]).all():
+        return None  # clamping changes values; it does not produce nan or inf
     labels = [b.label for b in layout.batches]
     failing = set(v.unit_batch[cmp.fail].tolist())
     passing = set(range(len(labels))) - failing

@@ -193,6 +193,20 @@ def _designed(conv: Convention, rng: np.random.Generator, dtype: str) -> list[Ba
             t = _targets(conv, rng, 2, 2, False, 1.0)
             t[f"mu_{side}"][0, 0] = value
             batches.append(make_batch(conv, f"extreme:mu_{side}", t, dtype))
+    # batch size 1 (a squeezed or mis-shaped result shows only there)
+    for n, d in ((1, 1), (1, 3)):
+        batches.append(make_batch(conv, "single", _targets(conv, rng, n, d, False, 1.5), dtype))
+    # many latent dimensions at extreme (but searched) log-variances: forms that
+    # multiply variances across dimensions over- or underflow there, although the
+    # KL is finite.  (Full covariance is left out: log(det Σ) is the textbook form,
+    # and large, badly scaled covariances are not what its users feed it.)
+    if conv.family == "diag":
+        t = _targets(conv, rng, 2, 64, False, 1.0)
+        t["lv_q"][0, :] = -30.0
+        t["lv_q"][1, :] = 30.0
+        if conv.scale("p") is not None:
+            t["lv_p"][0, :] = 30.0
+        batches.append(make_batch(conv, "extreme:scale_q", t, dtype))
     return batches
 
 
