@@ -34,6 +34,9 @@ from typing import Any
 
 from elbo_check.errors import ValidationError
 
+#: the longest per-call timeout accepted (a week): beyond it no queue can wait
+_MAX_TIMEOUT = 7 * 24 * 3600.0
+
 __all__ = ["ValidationResult", "validate"]
 
 _DTYPES = ("float64", "float32")
@@ -186,12 +189,17 @@ def validate(
         raise ValidationError(f"unsupported dtype {dtype!r}; expected float64 or float32")
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ValidationError(f"examples must be a positive integer, got examples={examples!r}")
-    if not (isinstance(timeout, (int, float)) and timeout > 0):
+    if not (
+        isinstance(timeout, (int, float))
+        and not isinstance(timeout, bool)
+        and 0 < timeout <= _MAX_TIMEOUT
+    ):
         raise ValidationError(
-            f"timeout must be a positive number of seconds, got timeout={timeout!r}"
+            f"timeout must be a positive, finite number of seconds (at most {_MAX_TIMEOUT:g}), "
+            f"got timeout={timeout!r}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValidationError(f"seed must be an integer, got seed={seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValidationError(f"seed must be a non-negative integer, got seed={seed!r}")
     from elbo_check.validate._runner import get_backend
 
     get_backend(backend)  # fail early (exit 2) when the backend is missing

@@ -387,6 +387,7 @@ def run_auto(
     matches: list[Convention] = []
     closest: tuple[float, float, Convention] | None = None
     first_error: str | None = None
+    first_kind: str | None = None
     for roles in role_candidates:
         base = parse_convention(roles, "none")
         batches = probe_plan(base, np.random.default_rng(seed), dtype)
@@ -398,6 +399,7 @@ def run_auto(
             session.close()
         if bad is not None:
             first_error = first_error or calls[bad].message
+            first_kind = first_kind or calls[bad].kind
             if calls[bad].kind == "timeout":
                 break
             continue
@@ -461,7 +463,8 @@ def run_auto(
         dtype,
         0,
         Diagnosis(
-            "raises", f"no convention matches: every candidate call failed (first: {first_error})"
+            "timeout" if first_kind == "timeout" else "raises",
+            f"no convention matches: every candidate call failed (first: {first_error})",
         ),
         None,
     ) | {"convention": {**conv.as_dict(), "backend": backend, "dtype": dtype}}

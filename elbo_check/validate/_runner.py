@@ -22,6 +22,7 @@ warnings are recorded (never raised), so a user function that warns under
 from __future__ import annotations
 
 import dataclasses
+import math
 import queue
 import threading
 import traceback
@@ -139,6 +140,13 @@ def get_backend(name: str) -> Backend:
     return Backend(name)
 
 
+def _plain(x: Any) -> Any:
+    """A list element as numpy can read it: torch tensors are detached first."""
+    if type(x).__module__.split(".")[0] == "torch":
+        return x.detach().cpu().double().numpy()
+    return x
+
+
 def read_output(value: Any) -> tuple[np.ndarray | None, str, str | None]:
     """Read the function's result: (float64 array or None, dtype name, problem or note).
 
@@ -156,7 +164,10 @@ def read_output(value: Any) -> tuple[np.ndarray | None, str, str | None]:
     if isinstance(value, bool):
         return None, "bool", "returned a bool, expected an array or a number"
     if isinstance(value, (int, float)):
-        return np.asarray(float(value)), "float64", None
+        try:
+            return np.asarray(float(value)), "float64", None
+        except OverflowError:  # a python int beyond the float range
+            return np.asarray(math.inf if value > 0 else -math.inf), "float64", None
     if isinstance(value, complex):
         return None, "complex", "returned a complex number"
     if isinstance(value, tuple):
@@ -168,8 +179,8 @@ def read_output(value: Any) -> tuple[np.ndarray | None, str, str | None]:
     note = None
     if isinstance(value, list):
         try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
+            arr = np.asarray([_plain(x) for x in value], dtype=np.float64)
+        except Exception:  # any element numpy cannot read
             return None, "list", "returned a list that is not numeric"
         return arr, "list", "returned a python list; it was converted with numpy.asarray"
     module = type(value).__module__.split(".")[0]
