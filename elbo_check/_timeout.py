@@ -14,6 +14,7 @@ False
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import threading
 import time
@@ -48,6 +49,17 @@ class Deadline:
             raise StepTimeout(f"time limit of {self.seconds:g} s exceeded")
 
 
+def _in_unraisable_context(frame: FrameType | None, depth: int = 64) -> bool:
+    """Is the interrupted code a garbage-collector callback or a ``__del__``?"""
+    callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    while frame is not None and depth > 0:
+        if frame.f_code in callbacks or frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+        depth -= 1
+    return False
+
+
 def _can_signal() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
@@ -65,6 +77,11 @@ def time_limit(seconds: float) -> Iterator[None]:
         return
 
     def _on_alarm(signum: int, frame: FrameType | None) -> None:
+        if _in_unraisable_context(frame):
+            # an exception raised in a gc callback or a __del__ would be swallowed
+            # ("Exception ignored in ..."): try again a moment later instead
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            return
         raise StepTimeout(f"time limit of {seconds:g} s exceeded")
 
     previous_remaining, _ = signal.getitimer(signal.ITIMER_REAL)
