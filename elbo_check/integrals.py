@@ -175,7 +175,13 @@ class IntegralReducer:
     def _split_linear(
         self, integrand: sp.Expr, var: sp.Symbol, bounds: tuple[sp.Basic, sp.Basic]
     ) -> sp.Expr | None:
-        """Linearity for abstract integrands; the cited rewrite closes the pieces."""
+        """Linearity for abstract integrands; the cited rewrite closes the pieces.
+
+        A piece built only from explicit functions must reduce to a closed form,
+        or the split is abandoned: such a piece might diverge, and divergent
+        pieces must never be left to cancel.  (Pieces with abstract densities are
+        covered by the derivation's integrability side condition.)
+        """
         expanded = sp.expand(sp.expand_log(integrand), power_exp=False)
         terms = sp.Add.make_args(expanded)
         pieces: list[sp.Expr] = []
@@ -190,8 +196,9 @@ class IntegralReducer:
                 piece = self.rewrite(piece)
             if piece.has(sp.Integral) and not _has_undefined(dep):
                 closed = self._integrate(dep, (var, *bounds))
-                if closed is not None:
-                    piece = closed
+                if closed is None:
+                    return None
+                piece = closed
             pieces.append(const * piece)
         if not changed and all(p.has(sp.Integral) for p in pieces):
             return None
