@@ -250,7 +250,7 @@ class Checker:
         ok = False
         if any(len(lim) != 3 for lim in integral.limits):
             ok = False
-        elif integrable and any(f.has(*variables) for f in body.atoms(AppliedUndef)):
+        elif integrable and _abstract_terms(body, variables):
             ok = True
         elif all(b.is_finite for lim in integral.limits for b in lim[1:]):
             ok = all(body.is_polynomial(v) for v in variables)
@@ -446,11 +446,14 @@ def _normalized(rule: Rule) -> Rule:
     renamed: dict[sp.Symbol, set[sp.Symbol]] = {}
     lhs = alpha_normalize(rule.lhs, record=renamed)
     rhs = alpha_normalize(rule.rhs, record=renamed)
+    # A Wild never matches an expression holding one of the rule's own bound
+    # variables: its exclude list and properties were written for the old names
+    # (a property such as "not e.has(z)" would silently stop excluding z).
+    bound = {new for news in renamed.values() for new in news}
     wilds = {}
     for w in lhs.atoms(sp.Wild) | rhs.atoms(sp.Wild):
-        extra = {n for old in w.exclude for n in renamed.get(old, set())}
-        if extra:
-            wilds[w] = sp.Wild(w.name, exclude=[*w.exclude, *extra], properties=w.properties)
+        if bound:
+            wilds[w] = sp.Wild(w.name, exclude=[*w.exclude, *bound], properties=w.properties)
     if wilds:
         lhs, rhs = lhs.xreplace(wilds), rhs.xreplace(wilds)
     return dataclasses.replace(rule, lhs=lhs, rhs=rhs)
@@ -522,14 +525,17 @@ def _bound_assumptions(limit: tuple[sp.Basic, ...]) -> dict[str, bool]:
         return {}
     out = {"real": True}
     if len(limit) == 3:
+        # the range is between the two limits, whichever order they come in
         lo, hi = limit[1], limit[2]
-        if var.is_positive and lo.is_extended_nonnegative:
+        above = lo.is_extended_nonnegative and hi.is_extended_nonnegative
+        below = lo.is_extended_nonpositive and hi.is_extended_nonpositive
+        if var.is_positive and above:
             out["positive"] = True
-        elif var.is_nonnegative and lo.is_extended_nonnegative:
+        elif var.is_nonnegative and above:
             out["nonnegative"] = True
-        elif var.is_negative and hi.is_extended_nonpositive:
+        elif var.is_negative and below:
             out["negative"] = True
-        elif var.is_nonpositive and hi.is_extended_nonpositive:
+        elif var.is_nonpositive and below:
             out["nonpositive"] = True
     return out
 
@@ -729,3 +735,16 @@ def _describe(sym: sp.Symbol) -> str:
 def _short(expr: sp.Expr, width: int = 60) -> str:
     text = sp.sstr(expr)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _abstract_terms(body: sp.Expr, variables: list[sp.Symbol]) -> bool:
+    """Does every term of ``body`` hold an abstract density of all integration variables?
+
+    Only such integrals are covered by the integrability side condition; a term
+    like ``1`` (or a density of some variables only) may diverge.
+    """
+    wanted = set(variables)
+    for term in sp.Add.make_args(sp.expand(body)):
+        if not any(wanted <= f.free_symbols for f in term.atoms(AppliedUndef)):
+            return False
+    return True

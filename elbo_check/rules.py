@@ -216,8 +216,7 @@ def change_of_variables(
 
     def transform(expr: sp.Expr) -> sp.Expr:
         def swap(integral: sp.Integral) -> sp.Expr:
-            limits = list(integral.limits)
-            if sorted(map(str, limits)) != sorted(map(str, whole_line)):
+            if set(integral.limits) != set(whole_line) or len(integral.limits) != len(whole_line):
                 return integral
             if integral.atoms(sp.Symbol) & set(news):
                 return integral  # a new variable already occurs: substituting would capture it
@@ -250,27 +249,39 @@ _KEPT = (
 )
 
 
-def _check_instance(name: str, old: object, new: object) -> None:
+def _check_instance(name: str, old: object, new: object, exprs: list[sp.Expr]) -> None:
     """Raise unless ``new`` provably has every assumption declared on ``old``.
 
     A lemma proved for positive ``a`` says nothing about ``a = -1``.  For an
-    undefined function class, the replacement is probed at a fresh real point.
+    undefined function class, the replacement is checked at every argument the
+    lemma applies the function to (so complex arguments are complex there).
     """
     if isinstance(old, sp.Symbol):
         value = sp.Integer(new) if isinstance(new, int) and not isinstance(new, bool) else new
-        declared = old.assumptions0
-    elif isinstance(old, type) and issubclass(old, sp.core.function.AppliedUndef):
-        probe = sp.Dummy("t", real=True)
-        value = new(probe) if callable(new) else None
-        declared = {
-            k: v
-            for k, v in old(probe).assumptions0.items()
-            if k in ("positive", "real", "nonnegative")
-        }
-    else:
+        _require(name, old, new, value, old.assumptions0)
+        return
+    if not (isinstance(old, type) and issubclass(old, sp.core.function.AppliedUndef)):
         raise DerivationError(
             f"rule {name!r}: can only instantiate symbols or functions, got {old!r}"
         )
+    if not callable(new):
+        raise DerivationError(f"rule {name!r}: {old} must be replaced by a function, got {new!r}")
+    applications = {a for e in exprs for a in e.atoms(old)}
+    if not applications:  # never applied: probe at a point with no assumptions at all
+        applications = {old(sp.Dummy("t"))}
+    for app in applications:
+        try:
+            value = new(*app.args)
+        except TypeError as exc:
+            raise DerivationError(
+                f"rule {name!r}: cannot apply {new!r} to {app.args}: {exc}"
+            ) from None
+        # the facts sympy knows about the application (from the class's assumptions)
+        known = {key: True for key in _KEPT if getattr(app, f"is_{key}", None) is True}
+        _require(name, app, new, value, known)
+
+
+def _require(name: str, old: object, new: object, value: object, declared: dict[str, bool]) -> None:
     if not isinstance(value, sp.Basic):
         raise DerivationError(
             f"rule {name!r}: {old} must be replaced by a sympy expression, got {new!r}"
@@ -278,8 +289,13 @@ def _check_instance(name: str, old: object, new: object) -> None:
     for key in _KEPT:
         if declared.get(key) is True and getattr(value, f"is_{key}") is not True:
             raise DerivationError(
-                f"rule {name!r}: {old} is declared {key}, but its replacement {new} is not provably {key}"
+                f"rule {name!r}: {old} is declared {key}, but its replacement {value} "
+                f"is not provably {key}"
             )
+
+
+def _bound_symbols(exprs: list[sp.Expr]) -> set[sp.Symbol]:
+    return {lim[0] for e in exprs for i in e.atoms(sp.Integral) for lim in i.limits}
 
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -304,8 +320,19 @@ def instantiate(rule: Rule, mapping: dict[object, object], name: str | None = No
     2*b
     """
 
+    exprs = [e for e in (rule.lhs, rule.rhs, rule.nonneg) if e is not None]
+    bound = _bound_symbols(exprs)
     for old, new in mapping.items():
-        _check_instance(rule.name, old, new)
+        if old in bound:
+            raise DerivationError(
+                f"rule {rule.name!r}: {old} is a bound (integration) variable; it cannot be instantiated"
+            )
+        if isinstance(new, sp.Basic) and new.free_symbols & bound:
+            raise DerivationError(
+                f"rule {rule.name!r}: the value {new} for {old} would be captured by the "
+                f"integration variable(s) {sorted(map(str, new.free_symbols & bound))}"
+            )
+        _check_instance(rule.name, old, new, exprs)
 
     def sub(expr: sp.Expr | None) -> sp.Expr | None:
         if expr is None:
