@@ -21,7 +21,10 @@ whole real line are reduced by three sound moves:
   ``gaussian-moments`` lemma, itself proved by direct integration.
   Several integration variables are handled one at a time (Fubini), choosing
   at each stage a variable whose quadratic coefficient is provably negative.
-* **fallback**: ``sympy.integrate`` under the step's time limit.  Its answer
+* **fallback**: ``sympy.integrate`` under the step's time limit, only for
+  integrands free of parameters (or polynomial ones over a bounded range): an
+  antiderivative can be wrong on part of a parameter domain (a pole that moves
+  into the range), which no finite set of checked points rules out.  Its answer
   is accepted only if it is free of ``Piecewise``/``nan``/``Integral`` and
   agrees with ``mpmath.quad`` at special parameter values (all means 0, all
   scales 1) and at a random point: sympy's generic Gaussian-KL antiderivative
@@ -289,6 +292,13 @@ class IntegralReducer:
     def _integrate(self, integrand: sp.Expr, limit: tuple[sp.Basic, ...]) -> sp.Expr | None:
         """``sympy.integrate`` as a last resort, re-checked at special values."""
         if not self.allow_integrate or _has_undefined(integrand):
+            return None
+        var, lo, hi = limit
+        parameters = (integrand.free_symbols | lo.free_symbols | hi.free_symbols) - {var}
+        if parameters and not (integrand.is_polynomial(var) and lo.is_finite and hi.is_finite):
+            # sympy's antiderivative can be wrong on part of the parameter domain
+            # (a pole that moves into the range for some parameter values), and
+            # checking a few parameter points cannot rule that out: decline
             return None
         if self.deadline is not None and self.deadline.remaining() < 0.05:
             return None
