@@ -281,11 +281,14 @@ def _pool() -> ThreadPoolExecutor:
 def _half_kl_tile(np: Any, parts: list[Any], buf: dict[str, Any]) -> Any:
     """Unhalved f(d) + m² for one tile, into the tile buffers; returns the result view.
 
-    Both branches are evaluated on the whole tile (the values a branch computes
-    for elements it does not own are finite garbage, or inf/nan, which the
-    caller's row fixup redoes exactly) and blended with exact 0/1 weights, so
-    that no masked (gather/scatter) operation is needed: every step is one
-    in-place ufunc pass over data in L2.
+    Per tile: the large branch (exp/expm1) runs on the whole tile if any |d| is
+    large; the polynomial runs on the whole tile if every |d| is small.  With a
+    mix, when at most ``_GATHER_MAX`` of the tile is small, the polynomial runs on
+    the small elements alone (gather, evaluate, scatter over the large branch's
+    values); otherwise both branches run on the whole tile and are blended with
+    exact 0/1 weights.  A branch's values on elements it does not own are finite
+    garbage, or inf/nan that the caller's row fixup redoes exactly.  Every other
+    step is one in-place ufunc pass over data in L2.
     """
     mu, lv, mu_p, lv_p = parts
     p = _PARAMS64 if lv.dtype == np.float64 else _PARAMS32
