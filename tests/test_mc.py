@@ -16,6 +16,7 @@ import re
 
 import numpy as np
 import pytest
+from _zbudget import ZBudget
 from scipy import stats
 
 from elbo_check import mc
@@ -32,15 +33,8 @@ from elbo_check.models import mvn_kl, normal_kl
 
 ALPHA_MODULE = 2e-7
 Z_TESTS_PLANNED = 40
-_z_tests_run = [0]
-
-
-def assert_agrees(est: MCEstimate, closed_form: float) -> None:
-    """z-test ``est`` against ``closed_form`` within this module's Bonferroni budget."""
-    _z_tests_run[0] += 1
-    assert _z_tests_run[0] <= Z_TESTS_PLANNED, "raise Z_TESTS_PLANNED: Bonferroni budget exceeded"
-    result = z_test(est, closed_form, alpha=ALPHA_MODULE, n_tests=Z_TESTS_PLANNED)
-    assert result.passed, f"{est} vs closed form {closed_form!r}: {result}"
+_BUDGET = ZBudget(ALPHA_MODULE, Z_TESTS_PLANNED)
+assert_agrees = _BUDGET.assert_agrees
 
 
 def _rejects(est: MCEstimate, closed_form: float) -> bool:

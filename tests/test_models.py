@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 import pytest
+from _zbudget import ZBudget
 from scipy import stats
 
 from elbo_check.errors import EvidenceError
-from elbo_check.mc import MCEstimate, z_test
 from elbo_check.models import (
     BernoulliLogisticModel,
     LinearGaussianModel,
@@ -24,21 +24,10 @@ from elbo_check.models import (
 
 ALPHA_MODULE = 2e-7
 Z_TESTS_PLANNED = 40
-_z_tests_run = [0]
 RTOL = 1e-10
-
-
-def _z(est: MCEstimate, value: float) -> tuple[float, float]:
-    """Count one z-test of the budget; return ``(z, critical)``."""
-    _z_tests_run[0] += 1
-    assert _z_tests_run[0] <= Z_TESTS_PLANNED, "raise Z_TESTS_PLANNED: Bonferroni budget exceeded"
-    result = z_test(est, value, alpha=ALPHA_MODULE, n_tests=Z_TESTS_PLANNED)
-    return result.z, result.critical
-
-
-def assert_agrees(est: MCEstimate, value: float) -> None:
-    z, critical = _z(est, value)
-    assert abs(z) <= critical, f"{est} vs {value!r}: z={z:.2f}"
+_BUDGET = ZBudget(ALPHA_MODULE, Z_TESTS_PLANNED)
+_z = _BUDGET.z
+assert_agrees = _BUDGET.assert_agrees
 
 
 def _random_q(k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -22,31 +22,21 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _zbudget import ZBudget
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from elbo_check.mc import Independent, MCEstimate, kl_mc, z_test
+from elbo_check.mc import Independent, kl_mc
 from elbo_check.models import LinearGaussianModel, mvn_kl, normal_kl, normal_kl_grad
 
 _MC_PROPERTY_TESTS = 3  # hypothesis tests below that run z-tests
 _MC_EXAMPLES = settings.default.max_examples + 4  # + pinned @example cases
 ALPHA_MODULE = 2e-7
 Z_TESTS_PLANNED = 10 + 2 * _MC_PROPERTY_TESTS * _MC_EXAMPLES
-_z_tests_run = [0]
-
-
-def _z(est: MCEstimate, value: float) -> tuple[float, float]:
-    """Count one z-test of the budget; return ``(z, critical)``."""
-    _z_tests_run[0] += 1
-    assert _z_tests_run[0] <= Z_TESTS_PLANNED, "raise Z_TESTS_PLANNED: Bonferroni budget exceeded"
-    result = z_test(est, value, alpha=ALPHA_MODULE, n_tests=Z_TESTS_PLANNED)
-    return result.z, result.critical
-
-
-def assert_agrees(est: MCEstimate, value: float) -> None:
-    z, critical = _z(est, value)
-    assert abs(z) <= critical, f"{est} vs {value!r}: z={z:.2f}"
+_BUDGET = ZBudget(ALPHA_MODULE, Z_TESTS_PLANNED)
+_z = _BUDGET.z
+assert_agrees = _BUDGET.assert_agrees
 
 
 means = st.floats(min_value=-5.0, max_value=5.0, allow_nan=False)
