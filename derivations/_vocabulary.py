@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from elbo_check.rules import Rule, axiom, definition, inequality, integrability, side_condition
+from elbo_check.rules import axiom, definition, inequality, integrability, side_condition
 
 __all__ = [
     "ABSOLUTE_CONTINUITY",
@@ -65,6 +65,8 @@ class KL(sp.Function):
 
     nargs = 3
     is_real = True
+    #: an uninterpreted symbol for the trusted core: its meaning is KL_DEFINITION
+    opaque = True
 
     def as_integral(self) -> sp.Integral:
         """The definition: the integral of f log(f/g) over the whole space."""
@@ -81,15 +83,22 @@ class KL(sp.Function):
         return f"KL({printer._print(f)} || {printer._print(g)})"
 
 
-def _unfold_kl(expr: sp.Expr) -> sp.Expr:
-    return expr.replace(lambda e: isinstance(e, KL), lambda e: e.as_integral())
+_F, _G = sp.Wild("F"), sp.Wild("G")
+_V = sp.symbols("V1:4", cls=sp.Wild, real=True)
 
 
-KL_DEFINITION = Rule(
+def _kl_schema(k: int, packed: bool = True) -> tuple[sp.Expr, sp.Expr]:
+    """``KL(F, G, v) -> ∫ F log(F/G) dv`` for ``k`` integration variables."""
+    variables = sp.Tuple(*_V[:k]) if packed else _V[0]
+    body = _F * sp.log(_F / _G)
+    return KL(_F, _G, variables), sp.Integral(body, *[(v, -sp.oo, sp.oo) for v in _V[:k]])
+
+
+KL_DEFINITION = definition(
     "definition of KL",
-    "definition",
-    "KL(q || p) := ∫ q(z) log(q(z)/p(z)) dz",
-    transform=_unfold_kl,
+    *_kl_schema(1, packed=False),
+    "KL(q || p) := ∫ q(z) log(q(z)/p(z)) dz (over R^k for k = 1, 2, 3 variables)",
+    more=(_kl_schema(1), _kl_schema(2), _kl_schema(3)),
 )
 
 ELBO = sp.Symbol("ELBO", real=True)
@@ -156,7 +165,7 @@ INTEGRABILITY = integrability(
     "(so linearity of the integral applies)",
 )
 
-_w = sp.Wild("w", properties=[lambda e: e.is_positive is True])
+_w = sp.Wild("w", positive=True)
 LOG_BOUND = inequality(
     "log x <= x - 1",
     _w - 1 - sp.log(_w),

@@ -28,7 +28,7 @@ from typing import Literal
 import sympy as sp
 
 from elbo_check.errors import DerivationError
-from elbo_check.rules import Rule, is_slug
+from elbo_check.rules import Rule, is_slug, make_lemma
 
 __all__ = ["Citation", "Derivation", "Relation", "Step"]
 
@@ -68,9 +68,9 @@ class Derivation:
         Free text (Markdown) for reports.
     assumptions : iterable of Rule
         Rules available to every step (they enter the ledger even if unused).
-    direct_integration : bool
-        Prove integrals by ``sympy.integrate`` only (used by the
-        ``gaussian-moments`` lemma, which the Gaussian engine itself relies on).
+
+    A derivation is frozen (no more steps or assumptions) once it is checked
+    or cited as a lemma, so what was proved is what stays written.
     """
 
     def __init__(
@@ -80,7 +80,6 @@ class Derivation:
         *,
         description: str = "",
         assumptions: Iterable[Rule] = (),
-        direct_integration: bool = False,
     ) -> None:
         if not isinstance(name, str) or not is_slug(name):
             raise DerivationError(
@@ -90,17 +89,37 @@ class Derivation:
         self.title = title or name
         self.description = description
         self.assumptions: tuple[Rule, ...] = tuple(_rules(assumptions, name))
-        self.direct_integration = direct_integration
-        self.steps: list[Step] = []
-        self.chains: list[sp.Expr] = []  # start expression of each chain
+        self._steps: tuple[Step, ...] = ()
+        self._chains: tuple[sp.Expr, ...] = ()  # start expression of each chain
         self._current: sp.Expr | None = None
-        self._lemma: Rule | None = None
+        self._frozen = False
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """Every link, in order (read-only)."""
+        return self._steps
+
+    @property
+    def chains(self) -> tuple[sp.Expr, ...]:
+        """The start expression of each chain (read-only)."""
+        return self._chains
+
+    def freeze(self) -> None:
+        """Refuse further changes (called when the derivation is checked or cited)."""
+        self._frozen = True
+
+    def _mutable(self, what: str) -> None:
+        if self._frozen:
+            raise DerivationError(
+                f"derivation {self.name!r} was already checked or cited; cannot {what}"
+            )
 
     # -- authoring ----------------------------------------------------------
     def start(self, expr: object) -> Derivation:
         """Begin a chain at ``expr``.  A derivation may hold several chains."""
+        self._mutable("start a chain")
         expr = self._coerce(expr, f"start of chain {len(self.chains) + 1}")
-        self.chains.append(expr)
+        self._chains = (*self._chains, expr)
         self._current = expr
         return self
 
@@ -118,6 +137,7 @@ class Derivation:
 
     def assume(self, *rules: Rule) -> Derivation:
         """Make ``rules`` available to every step (and list them in the ledger)."""
+        self._mutable("add assumptions")
         self.assumptions += tuple(_rules(rules, self.name))
         return self
 
@@ -149,33 +169,43 @@ class Derivation:
         proves the derivation before trusting the lemma.
         """
         conclusions = self.conclusions
-        if chain >= len(conclusions):
+        if not isinstance(chain, int) or not 0 <= chain < len(conclusions):
             raise DerivationError(
                 f"derivation {self.name!r} has no chain {chain} with steps to use as a lemma"
             )
         begin, rel, end = conclusions[chain]
+        if rel is None:
+            raise DerivationError(
+                f"derivation {self.name!r} chain {chain} mixes <= and >=: it proves no relation"
+            )
+        self.freeze()
         label = name or f"lemma {self.name}"
-        statement = f"{begin} {rel} {end} (derivation {self.name})"
-        if rel == "=":
-            return Rule(label, "lemma", statement, lhs=begin, rhs=end, derivation=self)
-        if rel == ">=":
-            return Rule(label, "lemma", statement, nonneg=begin - end, derivation=self)
-        if rel == "<=":
-            return Rule(label, "lemma", statement, nonneg=end - begin, derivation=self)
-        raise DerivationError(
-            f"derivation {self.name!r} chain {chain} mixes <= and >=: it proves no relation"
-        )
+        return make_lemma(label, self, chain, f"{begin} {rel} {end} (derivation {self.name})")
 
     def validate(self) -> None:
-        """Raise :class:`DerivationError` if the derivation has no steps."""
+        """Raise :class:`DerivationError` unless the chains are well formed.
+
+        There must be at least one step, and each link's left side must be the
+        previous link's right side (or its chain's start).
+        """
         if not self.steps:
             raise DerivationError(f"derivation {self.name!r} has no steps")
+        for chain, begin in enumerate(self.chains):
+            current = begin
+            for step in (s for s in self.steps if s.chain == chain):
+                if step.lhs != current:
+                    raise DerivationError(
+                        f"derivation {self.name!r}, step {step.index}: its left side is not "
+                        "the previous link's right side (the chain was altered)"
+                    )
+                current = step.rhs
 
     def __repr__(self) -> str:
         return f"Derivation({self.name!r}, steps={len(self.steps)})"
 
     # -- internals ----------------------------------------------------------
     def _link(self, relation: Relation, expr: object, by: Citation, note: str) -> Derivation:
+        self._mutable("add a step")
         index = len(self.steps) + 1
         where = f"step {index}"
         if self._current is None:
@@ -189,8 +219,9 @@ class Derivation:
                 f"derivation {self.name!r}, {where}: an inequality link must cite an "
                 f"inequality rule or a lemma, got by={by!r}"
             )
-        self.steps.append(
-            Step(index, len(self.chains) - 1, relation, self._current, rhs, text, rules, note)
+        self._steps = (
+            *self._steps,
+            Step(index, len(self.chains) - 1, relation, self._current, rhs, text, rules, note),
         )
         self._current = rhs
         return self

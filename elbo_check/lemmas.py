@@ -7,9 +7,9 @@ r"""Lemmas the engine itself relies on, proved like any other derivation.
    \int_{-\infty}^{\infty} u^n \frac{e^{-u^2/2}}{\sqrt{2\pi}}\,du = (n-1)!!,
    \qquad n = 0, \dots, 4,
 
-(zero for odd ``n``), proved by direct integration (``sympy.integrate``, each
-answer re-checked against ``mpmath.quad``), never by the Gaussian engine that
-cites it.  Every step the engine closes is capped by this lemma's verdict.
+(zero for odd ``n``), proved by the trusted core's Gaussian-integral move
+(completing the square; its statement, with Poisson's integral and
+integration by parts as the argument, is in the ledger).
 
 >>> from elbo_check.lemmas import gaussian_moments
 >>> len(gaussian_moments().steps)
@@ -23,9 +23,11 @@ import functools
 import sympy as sp
 
 from elbo_check.derivation import Derivation
-from elbo_check.integrals import MAX_MOMENT, standard_normal_moment
+from elbo_check.core.integrals import normal_moment
 
-__all__ = ["gaussian_moments"]
+MAX_MOMENT = 4
+
+__all__ = ["MAX_MOMENT", "gaussian_moments"]
 
 
 @functools.cache
@@ -36,13 +38,12 @@ def gaussian_moments() -> Derivation:
     d = Derivation(
         "gaussian-moments",
         title=f"Moments of the standard normal, E[u^n] = (n-1)!! for n <= {MAX_MOMENT}",
-        description="Proved by direct integration; the Gaussian-integral engine cites it.",
-        direct_integration=True,
+        description="Each moment by the core's Gaussian integral (completing the square).",
     )
     for n in range(MAX_MOMENT + 1):
         d.start(sp.Integral(u**n * phi, (u, -sp.oo, sp.oo)))
         d.equals(
-            standard_normal_moment(n),
-            by="direct integration (sympy integrate, checked by quadrature)",
+            normal_moment(n),
+            by="the Gaussian integral",
         )
     return d

@@ -1,10 +1,13 @@
 """High-precision numeric comparison: it can refute a step, never prove it.
 
-Both sides are evaluated with mpmath (through ``evalf``) at exact rational
+Both sides are evaluated with mpmath (through ``evalf(strict=True)``, which
+raises rather than return digits it cannot guarantee) at exact rational
 points that satisfy the symbols' assumptions: special points first (all
 ones, zeros for real symbols), then seeded random rationals.  A disagreement
-far beyond the working precision, confirmed at twice the precision, is a
-counterexample.  Agreement everywhere is *corroboration*: evidence, not proof.
+far beyond the working precision, certified at two precisions that agree
+with each other, is a counterexample; a side that still holds an integral,
+a sum or a limit (quadrature, not certified) is never refuted.  Agreement
+everywhere is *corroboration*: evidence, not proof.
 
 >>> import sympy as sp
 >>> from elbo_check.numeric import compare
@@ -113,10 +116,19 @@ def sample_points(
     return points
 
 
+#: nodes whose numeric value rests on quadrature or series, not on certified evaluation
+_UNCERTIFIED = (sp.Integral, sp.Sum, sp.Product, sp.Limit, sp.Subs, sp.Derivative)
+
+
 def _evaluate(expr: sp.Expr, point: dict[sp.Symbol, sp.Rational], dps: int) -> sp.Expr | None:
+    """The value at ``dps`` significant digits, or None when evalf cannot certify them.
+
+    ``strict=True`` makes evalf raise instead of returning digits it could
+    not guarantee (catastrophic cancellation, say).
+    """
     try:
-        value = expr.xreplace(point).evalf(dps)
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError, RecursionError):
+        value = expr.xreplace(point).evalf(dps, strict=True)
+    except Exception:  # noqa: BLE001 - PrecisionExhausted, domain errors, ...: no certified value
         return None
     if not value.is_number or value.has(sp.nan, sp.zoo) or value.is_infinite:
         return None
@@ -135,10 +147,36 @@ def _violates(a: sp.Expr, b: sp.Expr, relation: str, threshold: sp.Float) -> boo
     """True when ``a <relation> b`` fails by more than ``threshold`` (relative)."""
     if relation == "=":
         return bool(_relative_gap(a, b) > threshold)
-    ra, rb = sp.re(a), sp.re(b)
-    scale = max(sp.Float(1), abs(ra), abs(rb))
-    excess = (ra - rb) if relation == "<=" else (rb - ra)
+    if a.has(sp.I) or b.has(sp.I) or not (a.is_real and b.is_real):
+        return False  # an order between complex values is no counterexample
+    scale = max(sp.Float(1), abs(a), abs(b))
+    excess = (a - b) if relation == "<=" else (b - a)
     return bool(sp.N(excess / scale, DPS) > threshold)
+
+
+def _certified_mismatch(
+    lhs: sp.Expr, rhs: sp.Expr, point: dict[sp.Symbol, sp.Rational], relation: str
+) -> tuple[sp.Expr, sp.Expr] | None:
+    """Both sides at 2·DPS digits when the mismatch holds at DPS and 2·DPS and the
+    two precisions agree on each side; else None."""
+    values = []
+    for dps in (DPS, 2 * DPS):
+        a, b = _evaluate(lhs, point, dps), _evaluate(rhs, point, dps)
+        if a is None or b is None or not _violates(a, b, relation, MISMATCH):
+            return None
+        values.append((a, b))
+    (a1, b1), (a2, b2) = values
+    if _relative_gap(a1, a2) > MISMATCH / 1000 or _relative_gap(b1, b2) > MISMATCH / 1000:
+        return None
+    return a2, b2
+
+
+def _direction(a: sp.Expr, b: sp.Expr, relation: str) -> str:
+    gap = sp.N(a - b, 6)
+    if relation == "=":
+        return f"the two sides differ by {gap} (lhs - rhs)"
+    wanted = "<=" if relation == "<=" else ">="
+    return f"lhs {wanted} rhs fails: lhs - rhs = {gap}"
 
 
 def compare(
@@ -150,10 +188,14 @@ def compare(
     count: int = 6,
     deadline: Deadline | None = None,
 ) -> NumericOutcome:
-    """Evaluate ``lhs <relation> rhs`` at sample points; see the module docstring."""
+    """Evaluate ``lhs <relation> rhs`` at sample points; see the module docstring.
+
+    A refutation needs a certified value of both sides: sides that still hold
+    an integral, a sum, a limit or an abstract function are never refuted.
+    """
     symbols = sorted(_free(lhs) | _free(rhs), key=str)
-    has_integral = lhs.has(sp.Integral) or rhs.has(sp.Integral)
-    agree_tol = sp.Float("1e-15" if has_integral else "1e-25", DPS)
+    uncertified = lhs.has(*_UNCERTIFIED) or rhs.has(*_UNCERTIFIED)
+    agree_tol = sp.Float("1e-15" if uncertified else "1e-25", DPS)
     agreed = 0
     inconclusive = 0
     for point in sample_points(symbols, seed, count):
@@ -171,16 +213,15 @@ def compare(
             inconclusive += 1
             continue
         if _violates(a, b, relation, MISMATCH):
-            # confirm at twice the precision before calling it a counterexample
-            a2 = _evaluate(lhs, point, 2 * DPS)
-            b2 = _evaluate(rhs, point, 2 * DPS)
-            if a2 is not None and b2 is not None and _violates(a2, b2, relation, MISMATCH):
+            confirmed = None if uncertified else _certified_mismatch(lhs, rhs, point, relation)
+            if confirmed is not None:
                 return NumericOutcome(
                     "mismatch",
                     agreed,
                     {str(k): str(v) for k, v in point.items()},
-                    _show(a2),
-                    _show(b2),
+                    _show(confirmed[0]),
+                    _show(confirmed[1]),
+                    _direction(confirmed[0], confirmed[1], relation),
                 )
             inconclusive += 1
         elif _violates(a, b, relation, agree_tol):

@@ -16,6 +16,7 @@ from typing import Any
 
 import sympy as sp
 
+from elbo_check._printing import safe_print
 from elbo_check.derivation import Derivation, Step
 from elbo_check.verdict import Verdict
 
@@ -44,15 +45,22 @@ class LedgerEntry:
     """One line of the axiom ledger."""
 
     name: str
-    kind: str  # axiom, definition, lemma, inequality, side-condition, assumption, method
+    kind: str  # axiom, definition, lemma, inequality, side-condition, assumption
     statement: str
     derivation: str | None = None
+    #: what the rule actually does, as the core reads it (``lhs → rhs``, ``expr ≥ 0``)
+    shows: str = ""
+    #: the lemma this entry comes through, when it is not cited directly
+    via: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "statement": self.statement}
         if self.derivation is not None:
             out["derivation"] = self.derivation
+        out["shows"] = self.shows
+        if self.via is not None:
+            out["via"] = self.via
         return out
 
 
@@ -76,9 +84,9 @@ class StepResult:
             "verdict": self.verdict.value,
             "by": s.by,
             "relation": s.relation,
-            "lhs": sp.sstr(s.lhs),
-            "rhs": sp.sstr(s.rhs),
-            "latex": f"{sp.latex(s.lhs)} {_LATEX_REL[s.relation]} {sp.latex(s.rhs)}",
+            "lhs": safe_print(sp.sstr, s.lhs),
+            "rhs": safe_print(sp.sstr, s.rhs),
+            "latex": f"{safe_print(sp.latex, s.lhs)} {_LATEX_REL[s.relation]} {safe_print(sp.latex, s.rhs)}",
             "seconds": round(self.seconds, 4),
             "counterexample": None
             if self.counterexample is None

@@ -25,9 +25,8 @@ x**2 + 1
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sympy as sp
 
@@ -37,6 +36,9 @@ if TYPE_CHECKING:
     from elbo_check.derivation import Derivation
 
 __all__ = [
+    "RULE_KINDS",
+    "ChangeOfVariables",
+    "LemmaOrigin",
     "Rule",
     "RuleKind",
     "axiom",
@@ -45,15 +47,46 @@ __all__ = [
     "inequality",
     "instantiate",
     "integrability",
+    "is_slug",
+    "make_lemma",
     "side_condition",
 ]
 
 RuleKind = Literal["axiom", "definition", "lemma", "inequality", "side-condition"]
+RULE_KINDS: tuple[str, ...] = ("axiom", "definition", "lemma", "inequality", "side-condition")
+
+
+@dataclass(frozen=True)
+class ChangeOfVariables:
+    """The data of a substitution ``olds = maps(news)``; the core checks and applies it."""
+
+    olds: tuple[sp.Symbol, ...]
+    news: tuple[sp.Symbol, ...]
+    maps: tuple[sp.Expr, ...]
+
+
+@dataclass(frozen=True)
+class LemmaOrigin:
+    """Where a lemma comes from: a derivation's chain, and the substitution made since."""
+
+    derivation: Derivation
+    chain: int
+    mapping: tuple[tuple[Any, Any], ...] = ()
+    token: object = field(default=None, repr=False)
+
+
+_LEMMA_TOKEN = object()
 
 
 @dataclass(frozen=True, eq=False)
 class Rule:
-    """One named justification.  Build rules with the factory functions."""
+    """One named justification.  Build rules with the factory functions.
+
+    A rule is data: equality schemas ``lhs -> rhs`` (``Wild`` symbols are
+    pattern variables), an inequality schema ``nonneg >= 0``, a change of
+    variables, or nothing at all (a side condition).  The trusted core reads
+    the data and never runs code a rule carries.
+    """
 
     name: str
     kind: RuleKind
@@ -61,29 +94,84 @@ class Rule:
     lhs: sp.Expr | None = None
     rhs: sp.Expr | None = None
     nonneg: sp.Expr | None = None
-    transform: Callable[[sp.Expr], sp.Expr] | None = None
-    derivation: Derivation | None = field(default=None, repr=False)
+    cov: ChangeOfVariables | None = None
+    origin: LemmaOrigin | None = field(default=None, repr=False)
     #: the side condition "integrals of abstract densities are finite"
     integrability: bool = False
+    #: further equality schemas ``(lhs, rhs)`` of the same rule (one per arity, say)
+    extra: tuple[tuple[sp.Expr, sp.Expr], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in RULE_KINDS:
+            raise DerivationError(f"rule {self.name!r}: unknown kind {self.kind!r}")
+        if self.kind == "lemma" and not (
+            isinstance(self.origin, LemmaOrigin) and self.origin.token is _LEMMA_TOKEN
+        ):
+            raise DerivationError(
+                f"rule {self.name!r}: a lemma can only come from Derivation.as_lemma (or instantiate)"
+            )
+        if self.kind == "side-condition" and (self.patterns or self.nonneg is not None or self.cov):
+            raise DerivationError(f"rule {self.name!r}: a side condition never rewrites")
+        if self.integrability and self.kind != "side-condition":
+            raise DerivationError(f"rule {self.name!r}: integrability is a side condition")
+
+    @property
+    def derivation(self) -> Derivation | None:
+        """The derivation a lemma comes from (``None`` for other rules)."""
+        return None if self.origin is None else self.origin.derivation
+
+    @property
+    def patterns(self) -> tuple[tuple[sp.Expr, sp.Expr], ...]:
+        """Every equality schema ``(lhs, rhs)`` of the rule."""
+        first = () if self.lhs is None or self.rhs is None else ((self.lhs, self.rhs),)
+        return (*first, *self.extra)
 
     @property
     def rewrites(self) -> bool:
         """True when applying the rule can change an expression."""
-        return (self.lhs is not None and self.rhs is not None) or self.transform is not None
+        return bool(self.patterns) or self.cov is not None
+
+    @property
+    def shows(self) -> str:
+        """What the rule actually does, as the core reads it (for the ledger)."""
+        parts = [f"{sp.sstr(a)} → {sp.sstr(b)}" for a, b in self.patterns]
+        if self.nonneg is not None:
+            parts.append(f"{sp.sstr(self.nonneg)} ≥ 0")
+        if self.cov is not None:
+            pairs = zip(self.cov.olds, self.cov.maps, strict=True)
+            parts.append("substitute " + ", ".join(f"{o} = {sp.sstr(m)}" for o, m in pairs))
+        if self.integrability:
+            parts.append("integrals of density terms converge")
+        return "; ".join(parts) or "(records an assumption; rewrites nothing)"
 
     def apply(self, expr: sp.Expr) -> sp.Expr:
-        """Rewrite every instance of ``lhs`` in ``expr`` by ``rhs``."""
-        if self.transform is not None:
-            return self.transform(expr)
-        if self.lhs is None or self.rhs is None:
-            return expr
-        if self.lhs.has(sp.Wild):
-            return expr.replace(self.lhs, self.rhs)
-        return expr.xreplace({self.lhs: self.rhs})
+        """Rewrite every instance of the rule's schemas in ``expr`` (a convenience).
+
+        This is the core's own capture-avoiding rewrite; it proves nothing.
+        """
+        from elbo_check.core.terms import alpha_normalize, bound_prefix, change_variables, rewrite
+
+        if self.cov is not None:
+            from elbo_check.core.decide import jacobian
+
+            jac = jacobian(self.cov)
+            if isinstance(jac, str):
+                return expr
+            expr = change_variables(expr, self.cov.olds, self.cov.news, self.cov.maps, jac)
+        prefix = bound_prefix([expr, *(e for p in self.patterns for e in p)])
+        for lhs, rhs in self.patterns:
+            expr = rewrite(
+                alpha_normalize(expr, prefix),
+                alpha_normalize(lhs, prefix),
+                alpha_normalize(rhs, prefix),
+                prefix,
+            )
+        return expr
 
     def ledger_entry(self) -> dict[str, str]:
         """What the ledger shows for this rule."""
         entry = {"name": self.name, "kind": self.kind, "statement": self.statement}
+        entry["shows"] = self.shows
         if self.derivation is not None:
             entry["derivation"] = self.derivation.name
         return entry
@@ -103,11 +191,31 @@ def _expr(value: object, what: str, name: str) -> sp.Expr:
         raise DerivationError(
             f"rule {name!r}: {what} must be a sympy expression, got {what}={value!r}"
         )
-    return sp.Integer(value) if isinstance(value, int) else value
+    expr = sp.Integer(value) if isinstance(value, int) else value
+    from elbo_check.core.terms import wild_violation
+
+    for wild in expr.atoms(sp.Wild):
+        reason = wild_violation(wild)
+        if reason is not None:
+            raise DerivationError(f"rule {name!r}: {reason}")
+    return expr
+
+
+def _schema(name: str, lhs: sp.Expr, rhs: sp.Expr) -> None:
+    if isinstance(lhs, sp.Wild):
+        raise DerivationError(f"rule {name!r}: the left side cannot be a bare pattern variable")
+    if not rhs.atoms(sp.Wild) <= lhs.atoms(sp.Wild):
+        raise DerivationError(
+            f"rule {name!r}: the right side uses pattern variables the left side does not bind"
+        )
 
 
 def axiom(name: str, lhs: sp.Expr, rhs: sp.Expr, statement: str | None = None) -> Rule:
     """An assumed equality, used as the rewrite ``lhs -> rhs``.
+
+    ``Wild`` symbols are pattern variables; declare what they range over with
+    assumption keywords (``Wild("w", positive=True)``), which the core enforces
+    on every match.
 
     Examples
     --------
@@ -120,11 +228,22 @@ def axiom(name: str, lhs: sp.Expr, rhs: sp.Expr, statement: str | None = None) -
     name = _check_name(name)
     lhs = _expr(lhs, "lhs", name)
     rhs = _expr(rhs, "rhs", name)
+    _schema(name, lhs, rhs)
     return Rule(name, "axiom", statement or f"{lhs} = {rhs}", lhs=lhs, rhs=rhs)
 
 
-def definition(name: str, symbol: sp.Expr, meaning: sp.Expr, statement: str | None = None) -> Rule:
+def definition(
+    name: str,
+    symbol: sp.Expr,
+    meaning: sp.Expr,
+    statement: str | None = None,
+    *,
+    more: tuple[tuple[sp.Expr, sp.Expr], ...] = (),
+) -> Rule:
     """A definition ``symbol := meaning``, unfolded wherever ``symbol`` occurs.
+
+    ``more`` adds further schemas of the same definition (for instance one per
+    number of integration variables of a function symbol such as KL).
 
     >>> import sympy as sp
     >>> K = sp.Symbol("K"); a = sp.Symbol("a", positive=True)
@@ -134,14 +253,27 @@ def definition(name: str, symbol: sp.Expr, meaning: sp.Expr, statement: str | No
     name = _check_name(name)
     symbol = _expr(symbol, "symbol", name)
     meaning = _expr(meaning, "meaning", name)
-    return Rule(name, "definition", statement or f"{symbol} := {meaning}", lhs=symbol, rhs=meaning)
+    _schema(name, symbol, meaning)
+    extra = []
+    for lhs, rhs in more:
+        lhs, rhs = _expr(lhs, "lhs", name), _expr(rhs, "rhs", name)
+        _schema(name, lhs, rhs)
+        extra.append((lhs, rhs))
+    return Rule(
+        name,
+        "definition",
+        statement or f"{symbol} := {meaning}",
+        lhs=symbol,
+        rhs=meaning,
+        extra=tuple(extra),
+    )
 
 
 def inequality(name: str, nonneg: sp.Expr, statement: str) -> Rule:
     """An assumed inequality ``nonneg >= 0``, for every value of its ``Wild`` symbols.
 
     >>> import sympy as sp
-    >>> w = sp.Wild("w", properties=[lambda e: e.is_positive])
+    >>> w = sp.Wild("w", positive=True)
     >>> r = inequality("log x <= x - 1", w - 1 - sp.log(w), "log x <= x - 1 for x > 0")
     >>> r.kind
     'inequality'
@@ -161,11 +293,12 @@ def side_condition(name: str, statement: str) -> Rule:
 
 
 def integrability(statement: str, name: str = "integrability") -> Rule:
-    """The side condition that integrals of abstract (undefined) functions converge.
+    """The side condition that integrals of density terms converge.
 
-    Without it, the checker never splits, merges or cancels an integral it
-    cannot show to converge (∞ − ∞ is not 0).  Integrals of explicit functions
-    need no such assumption: their convergence is checked.
+    It covers exactly the terms ``f(z) * g`` with an abstract density ``f`` of
+    every integration variable as a factor: ``exp(f)``, ``1/f`` or a bare
+    ``log f`` are not covered.  Without it, the checker never splits, merges or
+    cancels an integral it cannot show to converge (∞ − ∞ is not 0).
 
     >>> integrability("every expectation in the derivation is finite").kind
     'side-condition'
@@ -181,11 +314,11 @@ def change_of_variables(
 ) -> Rule:
     """The substitution ``old = mapping(new)`` in integrals over all of R^k.
 
-    The map must be affine in ``new`` with a Jacobian determinant that sympy
-    proves positive from the symbols' assumptions; then it is a bijection of
-    R^k and
+    The map must be real and affine in ``new``, ``z = A u + b``, with ``A``
+    and ``b`` provably real and ``det A`` provably non-zero; then it is a
+    bijection of R^k and
 
-    .. math:: \\int f(z)\\,dz = \\int f(g(u))\\,|\\det J_g|\\,du .
+    .. math:: \\int f(z)\\,dz = \\int f(A u + b)\\,|\\det A|\\,du .
 
     Integrals over other variables are left alone.
 
@@ -193,8 +326,10 @@ def change_of_variables(
     >>> z, u = sp.symbols("z u", real=True); s = sp.Symbol("s", positive=True)
     >>> r = change_of_variables("z = 1 + s u", z, u, 1 + s * u)
     >>> r.apply(sp.Integral(sp.exp(-z**2), (z, -sp.oo, sp.oo)))
-    Integral(s*exp(-(s*u + 1)**2), (u, -oo, oo))
+    Integral(s*exp(-(_b1_0*s + 1)**2), (_b1_0, -oo, oo))
     """
+    from elbo_check.core.decide import jacobian
+
     name = _check_name(name)
     olds = (old,) if isinstance(old, sp.Symbol) else tuple(old)
     news = (new,) if isinstance(new, sp.Symbol) else tuple(new)
@@ -204,98 +339,15 @@ def change_of_variables(
             f"rule {name!r}: old, new and mapping must have the same length, "
             f"got {len(olds)}, {len(news)} and {len(maps)}"
         )
-    jac = sp.Matrix([[sp.diff(m, v) for v in news] for m in maps])
-    if jac.has(*news):
-        raise DerivationError(f"rule {name!r}: the map {maps} is not affine in {news}")
-    det = sp.factor(jac.det())
-    if det.is_positive is not True:
-        raise DerivationError(
-            f"rule {name!r}: cannot prove the Jacobian determinant {det} is positive"
-        )
-    whole_line = [(v, -sp.oo, sp.oo) for v in olds]
-
-    def transform(expr: sp.Expr) -> sp.Expr:
-        def swap(integral: sp.Integral) -> sp.Expr:
-            if set(integral.limits) != set(whole_line) or len(integral.limits) != len(whole_line):
-                return integral
-            if integral.atoms(sp.Symbol) & set(news):
-                return integral  # a new variable already occurs: substituting would capture it
-            body = integral.function.xreplace(dict(zip(olds, maps, strict=False)))
-            return sp.Integral(det * body, *[(v, -sp.oo, sp.oo) for v in news])
-
-        return expr.replace(lambda e: isinstance(e, sp.Integral), swap)
-
+    cov = ChangeOfVariables(olds, news, tuple(_expr(m, "mapping", name) for m in maps))
+    jac = jacobian(cov)
+    if isinstance(jac, str):
+        raise DerivationError(f"rule {name!r}: {jac}")
     statement = (
-        f"change of variables {', '.join(f'{o} = {m}' for o, m in zip(olds, maps, strict=False))} "
-        f"(affine, Jacobian determinant {det} > 0)"
+        f"change of variables {', '.join(f'{o} = {m}' for o, m in zip(olds, maps, strict=True))} "
+        f"(real affine, |Jacobian determinant| = {jac} > 0)"
     )
-    return Rule(name, "axiom", statement, transform=transform)
-
-
-#: assumptions a value must share with the universally quantified symbol it replaces
-_KEPT = (
-    "real",
-    "extended_real",
-    "positive",
-    "nonnegative",
-    "negative",
-    "nonpositive",
-    "nonzero",
-    "integer",
-    "even",
-    "odd",
-    "rational",
-    "finite",
-)
-
-
-def _check_instance(name: str, old: object, new: object, exprs: list[sp.Expr]) -> None:
-    """Raise unless ``new`` provably has every assumption declared on ``old``.
-
-    A lemma proved for positive ``a`` says nothing about ``a = -1``.  For an
-    undefined function class, the replacement is checked at every argument the
-    lemma applies the function to (so complex arguments are complex there).
-    """
-    if isinstance(old, sp.Symbol):
-        value = sp.Integer(new) if isinstance(new, int) and not isinstance(new, bool) else new
-        _require(name, old, new, value, old.assumptions0)
-        return
-    if not (isinstance(old, type) and issubclass(old, sp.core.function.AppliedUndef)):
-        raise DerivationError(
-            f"rule {name!r}: can only instantiate symbols or functions, got {old!r}"
-        )
-    if not callable(new):
-        raise DerivationError(f"rule {name!r}: {old} must be replaced by a function, got {new!r}")
-    applications = {a for e in exprs for a in e.atoms(old)}
-    if not applications:  # never applied: probe at a point with no assumptions at all
-        applications = {old(sp.Dummy("t"))}
-    for app in applications:
-        try:
-            value = new(*app.args)
-        except TypeError as exc:
-            raise DerivationError(
-                f"rule {name!r}: cannot apply {new!r} to {app.args}: {exc}"
-            ) from None
-        # the facts sympy knows about the application (from the class's assumptions)
-        known = {key: True for key in _KEPT if getattr(app, f"is_{key}", None) is True}
-        _require(name, app, new, value, known)
-
-
-def _require(name: str, old: object, new: object, value: object, declared: dict[str, bool]) -> None:
-    if not isinstance(value, sp.Basic):
-        raise DerivationError(
-            f"rule {name!r}: {old} must be replaced by a sympy expression, got {new!r}"
-        )
-    for key in _KEPT:
-        if declared.get(key) is True and getattr(value, f"is_{key}") is not True:
-            raise DerivationError(
-                f"rule {name!r}: {old} is declared {key}, but its replacement {value} "
-                f"is not provably {key}"
-            )
-
-
-def _bound_symbols(exprs: list[sp.Expr]) -> set[sp.Symbol]:
-    return {lim[0] for e in exprs for i in e.atoms(sp.Integral) for lim in i.limits}
+    return Rule(name, "axiom", statement, cov=cov)
 
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -306,12 +358,29 @@ def is_slug(name: str) -> bool:
     return bool(_SLUG.match(name))
 
 
+def make_lemma(name: str, derivation: Derivation, chain: int, statement: str) -> Rule:
+    """The lemma rule of ``derivation``'s chain (used by :meth:`Derivation.as_lemma`)."""
+    from elbo_check.core.lemmas import lemma_statement
+
+    begin, rel, end = derivation.conclusions[chain]
+    made = lemma_statement((begin, rel, end), ())
+    if isinstance(made, str):
+        raise DerivationError(f"derivation {derivation.name!r} chain {chain}: {made}")
+    origin = LemmaOrigin(derivation, chain, (), _LEMMA_TOKEN)
+    relation, lhs, rhs = made
+    if relation == "=":
+        return Rule(name, "lemma", statement, lhs=lhs, rhs=rhs, origin=origin)
+    return Rule(name, "lemma", statement, nonneg=lhs, origin=origin)
+
+
 def instantiate(rule: Rule, mapping: dict[object, object], name: str | None = None) -> Rule:
     """``rule`` with universally quantified symbols or functions replaced.
 
     Keys may be symbols or undefined function classes; values are expressions
-    or callables (``lambda z: p_post(z, x)``) for function classes.  A lemma
-    stays linked to its derivation, so the checker still proves it first.
+    or callables (``lambda z: p_post(z, x)``) for function classes.  Every
+    value must provably have every assumption declared on what it replaces.
+    A lemma stays linked to its derivation: the core proves the derivation and
+    re-derives this instance from it before trusting it.
 
     >>> import sympy as sp
     >>> a, b = sp.symbols("a b", positive=True)
@@ -319,38 +388,43 @@ def instantiate(rule: Rule, mapping: dict[object, object], name: str | None = No
     >>> r.lhs
     2*b
     """
+    from elbo_check.core.lemmas import (
+        describe_mapping,
+        instance_violation,
+        lemma_statement,
+        substitute,
+    )
 
-    exprs = [e for e in (rule.lhs, rule.rhs, rule.nonneg) if e is not None]
-    bound = _bound_symbols(exprs)
-    for old, new in mapping.items():
-        if old in bound:
-            raise DerivationError(
-                f"rule {rule.name!r}: {old} is a bound (integration) variable; it cannot be instantiated"
-            )
-        if isinstance(new, sp.Basic) and new.free_symbols & bound:
-            raise DerivationError(
-                f"rule {rule.name!r}: the value {new} for {old} would be captured by the "
-                f"integration variable(s) {sorted(map(str, new.free_symbols & bound))}"
-            )
-        _check_instance(rule.name, old, new, exprs)
+    if rule.cov is not None:
+        raise DerivationError(f"rule {rule.name!r}: a change of variables cannot be instantiated")
+    exprs = [e for pair in rule.patterns for e in pair]
+    exprs += [rule.nonneg] if rule.nonneg is not None else []
+    pairs = tuple(mapping.items())
+    for old, new in pairs:
+        reason = instance_violation(old, new, exprs)
+        if reason is not None:
+            raise DerivationError(f"rule {rule.name!r}: {reason}")
 
     def sub(expr: sp.Expr | None) -> sp.Expr | None:
-        if expr is None:
-            return None
-        for old, new in mapping.items():
-            expr = expr.replace(old, new) if isinstance(old, type) else expr.xreplace({old: new})
-        return expr
+        return None if expr is None else substitute(expr, pairs)
 
-    shown = ", ".join(
-        f"{k} := {v}" for k, v in mapping.items() if not callable(v) or isinstance(v, sp.Basic)
-    )
+    statement = f"{rule.statement} [with {describe_mapping(pairs)}]"
+    if rule.origin is not None:
+        o = rule.origin
+        origin = LemmaOrigin(o.derivation, o.chain, (*o.mapping, *pairs), _LEMMA_TOKEN)
+        made = lemma_statement(o.derivation.conclusions[o.chain], origin.mapping)
+        if isinstance(made, str):
+            raise DerivationError(f"rule {rule.name!r}: {made}")
+        relation, a, b = made
+        if relation == "=":
+            return Rule(name or rule.name, "lemma", statement, lhs=a, rhs=b, origin=origin)
+        return Rule(name or rule.name, "lemma", statement, nonneg=a, origin=origin)
     return Rule(
         name or rule.name,
         rule.kind,
-        f"{rule.statement} [with {shown or 'functions instantiated'}]",
+        statement,
         lhs=sub(rule.lhs),
         rhs=sub(rule.rhs),
         nonneg=sub(rule.nonneg),
-        transform=rule.transform,
-        derivation=rule.derivation,
+        extra=tuple((substitute(a, pairs), substitute(b, pairs)) for a, b in rule.extra),
     )

@@ -1,0 +1,347 @@
+"""The one door to ``proved``: :meth:`Core.decide` on one step.
+
+A step is proved when, with the cited rules the core admits,
+
+1. every cited rule is data the core can read (see :func:`admit`): equality
+   and inequality schemas whose pattern variables carry only whitelisted
+   assumptions, a real affine change of variables, a side condition that
+   rewrites nothing, or a lemma whose statement the core re-derives from a
+   derivation it has itself proved;
+2. both sides, rewritten by those schemas (capture-free), lie in the fragment;
+3. every integral the step mentions, as written and after rewriting,
+   provably converges;
+4. for ``=``: the difference is 0 by the canonical forms, directly, after
+   merging integrals over the same range (equal integrands), or after the
+   integral moves of :mod:`elbo_check.core.integrals`;
+   for ``<=``/``>=``: the gap is non-negative (:class:`NonNegative`).
+
+Nothing here evaluates numbers, calls ``simplify`` or ``integrate``, or
+trusts a verdict computed elsewhere.
+
+>>> import sympy as sp
+>>> from elbo_check import Derivation
+>>> s = sp.Symbol("s", positive=True)
+>>> d = Derivation("log-square").start(sp.log(s**2)).equals(2 * sp.log(s), by="log rule")
+>>> Core().decide(d, d.steps[0]).proved
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from elbo_check.core.algebra import NonNegative, canonical_zero, merge_integrals
+from elbo_check.core.fragment import check_names_and_assumptions, fragment_violation
+from elbo_check.core.integrals import Reducer, converges
+from elbo_check.core.lemmas import lemma_statement
+from elbo_check.core.terms import (
+    alpha_normalize,
+    bound_prefix,
+    change_variables,
+    match_instance,
+    rewrite,
+    wild_violation,
+)
+from elbo_check.derivation import Derivation, Step
+from elbo_check.rules import ChangeOfVariables, Rule
+
+__all__ = ["Core", "Decision", "jacobian"]
+
+PASSES = 8
+EQUAL_INTEGRANDS = "equal integrands"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The core's answer on one step: proved or not, how, and what it used."""
+
+    proved: bool
+    method: str = ""
+    reason: str = ""
+    facts: tuple[str, ...] = ()
+    schemas: tuple[str, ...] = ()
+
+
+def jacobian(cov: ChangeOfVariables) -> sp.Expr | str:
+    """``|det A|`` of the real affine map ``olds = A news + b``, or why it is refused."""
+    olds, news, maps = cov.olds, cov.news, cov.maps
+    if not (len(olds) == len(news) == len(maps)) or not olds:
+        return "old, new and mapping must have the same, non-zero length"
+    symbols = [*olds, *news]
+    if not all(isinstance(v, sp.Symbol) and not isinstance(v, sp.Wild) for v in symbols):
+        return "the variables must be symbols"
+    if len(set(symbols)) != len(symbols):
+        return "the old and new variables must all be different"
+    for m in maps:
+        why = fragment_violation(m)
+        if why is not None or m.has(sp.Integral) or m.free_symbols & set(olds):
+            return f"the map {m} is not a real expression in the new variables ({why or 'it uses an old variable'})"
+    jac = sp.Matrix([[sp.diff(m, v) for v in news] for m in maps])
+    if jac.has(*news):
+        return f"the map {maps} is not affine in {news}"
+    offsets = [m.xreplace(dict.fromkeys(news, sp.Integer(0))) for m in maps]
+    if not all(e.is_real is True for e in [*jac, *offsets]):
+        return f"cannot prove the map {maps} is real"
+    det = sp.factor(jac.det())
+    if det.is_positive is True:
+        return det
+    if det.is_negative is True:
+        return -det
+    return f"cannot prove the Jacobian determinant {det} is non-zero with a known sign"
+
+
+@dataclass
+class _Admitted:
+    """The cited rules as the core reads them."""
+
+    schemas: list[tuple[str, sp.Expr, sp.Expr]] = field(default_factory=list)
+    covs: list[tuple[str, ChangeOfVariables, sp.Expr]] = field(default_factory=list)
+    nonneg: list[tuple[str, sp.Expr]] = field(default_factory=list)
+    integrable: bool = False
+    refused: str = ""
+
+
+class Core:
+    """Decides ``proved`` for steps; proves cited lemma derivations itself, once each."""
+
+    def __init__(self) -> None:
+        # keyed by id(derivation); the derivation itself is kept, so its id is never reused
+        self._decisions: dict[tuple[int, int], tuple[Derivation, Decision]] = {}
+        self._prepared: dict[int, Derivation] = {}
+        self._active: set[int] = set()
+
+    # -- derivations --------------------------------------------------------
+    def derivation_proved(self, derivation: Derivation) -> bool:
+        """Is every step of ``derivation`` proved?  (False while it is being proved: circular.)"""
+        key = id(derivation)
+        if key in self._active:
+            return False
+        self._active.add(key)
+        try:
+            return all(self.decide(derivation, s).proved for s in derivation.steps)
+        finally:
+            self._active.discard(key)
+
+    def prepare(self, derivation: Derivation) -> None:
+        """Freeze ``derivation`` and check its chains, names and assumption keys."""
+        if id(derivation) in self._prepared:
+            return
+        derivation.freeze()
+        derivation.validate()
+        check_names_and_assumptions(_all_expressions(derivation, set()))
+        self._prepared[id(derivation)] = derivation
+
+    # -- one step -----------------------------------------------------------
+    def decide(self, derivation: Derivation, step: Step) -> Decision:
+        """Is ``step`` (of ``derivation``) proved?  Exceptions other than timeouts
+        become an unproved decision with the message."""
+        from elbo_check._timeout import StepTimeout
+
+        key = (id(derivation), step.index)
+        if key in self._decisions and self._decisions[key][0] is derivation:
+            return self._decisions[key][1]
+        self.prepare(derivation)
+        if step not in derivation.steps:
+            return Decision(False, reason="the step is not part of this derivation")
+        outer = id(derivation) in self._active
+        self._active.add(id(derivation))
+        try:
+            decision = self._decide(step, [*derivation.assumptions, *step.rules])
+        except StepTimeout:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure is "not proved", never a crash
+            decision = Decision(False, reason=f"the core stopped: {type(exc).__name__}: {exc}")
+        finally:
+            if not outer:
+                self._active.discard(id(derivation))
+        if "circular" not in decision.reason:  # circularity depends on the citing context
+            self._decisions[key] = (derivation, decision)
+        return decision
+
+    def _decide(self, step: Step, rules: list[Rule]) -> Decision:
+        adm = self.admit(rules)
+        if adm.refused:
+            return Decision(False, reason=adm.refused)
+        exprs = [step.lhs, step.rhs, *(e for _, a, b in adm.schemas for e in (a, b))]
+        prefix = bound_prefix([*exprs, *(e for _, e in adm.nonneg)])
+        adm.schemas = [
+            (n, alpha_normalize(a, prefix), alpha_normalize(b, prefix)) for n, a, b in adm.schemas
+        ]
+        adm.nonneg = [(n, alpha_normalize(e, prefix)) for n, e in adm.nonneg]
+
+        def apply(expr: sp.Expr) -> sp.Expr:
+            for _, cov, jac in adm.covs:
+                expr = change_variables(expr, cov.olds, cov.news, cov.maps, jac)
+            expr = alpha_normalize(expr, prefix)
+            for _ in range(PASSES):
+                before = expr
+                for _, lhs, rhs in adm.schemas:
+                    expr = rewrite(expr, lhs, rhs, prefix)
+                if expr == before:
+                    break
+            return expr
+
+        lhs, rhs = apply(step.lhs), apply(step.rhs)
+        for side in (lhs, rhs):
+            why = fragment_violation(side)
+            if why is not None:
+                return Decision(False, reason=f"outside the fragment: {why}")
+        integrals = {
+            alpha_normalize(i, prefix)
+            for side in (step.lhs, step.rhs, lhs, rhs)
+            for i in side.atoms(sp.Integral)
+            if not i.has(sp.Wild)
+        }
+        for integral in sorted(integrals, key=sp.count_ops):
+            if not converges(integral, adm.integrable):
+                return Decision(False, reason=f"cannot show that {_short(integral)} converges")
+        reducer = Reducer(rewrite=apply, integrable=adm.integrable)
+        if step.relation == "=":
+            return _equal(lhs - rhs, reducer)
+        gap = lhs - rhs if step.relation == ">=" else rhs - lhs
+        prover = NonNegative([(n, _matcher(e)) for n, e in adm.nonneg])
+        if prover.prove(gap) or prover.prove(reducer.reduce(gap)):
+            return Decision(
+                True,
+                "non-negative gap",
+                facts=tuple(reducer.used + [u for u in prover.used if u not in dict(adm.nonneg)]),
+                schemas=tuple(u for u in prover.used if u in dict(adm.nonneg)),
+            )
+        return Decision(False, reason="the core could not show the gap is non-negative")
+
+    # -- rules ----------------------------------------------------------------
+    def admit(self, rules: Iterable[Rule]) -> _Admitted:
+        """Read the cited rules; ``refused`` names the first one the core cannot accept."""
+        adm = _Admitted()
+        for rule in rules:
+            why = self._refusal(rule)
+            if why:
+                adm.refused = f"cannot use rule {rule.name!r}: {why}"
+                return adm
+            if rule.kind == "side-condition":
+                adm.integrable = adm.integrable or rule.integrability
+                continue
+            adm.schemas += [(rule.name, lhs, rhs) for lhs, rhs in rule.patterns]
+            if rule.nonneg is not None:
+                adm.nonneg.append((rule.name, rule.nonneg))
+            if rule.cov is not None:
+                jac = jacobian(rule.cov)
+                assert not isinstance(jac, str)  # checked in _refusal
+                adm.covs.append((rule.name, rule.cov, jac))
+        return adm
+
+    def _refusal(self, rule: Rule) -> str:
+        if not isinstance(rule, Rule):
+            return "not a Rule"
+        if rule.kind == "side-condition" and (rule.patterns or rule.nonneg is not None or rule.cov):
+            return "a side condition never rewrites"
+        if rule.integrability and rule.kind != "side-condition":
+            return "integrability is a side condition"
+        exprs = [e for pair in rule.patterns for e in pair]
+        exprs += [rule.nonneg] if rule.nonneg is not None else []
+        for lhs, rhs in rule.patterns:
+            if isinstance(lhs, sp.Wild) or not rhs.atoms(sp.Wild) <= lhs.atoms(sp.Wild):
+                return "a schema must bind every pattern variable of its right side"
+        for wild in {w for e in exprs for w in e.atoms(sp.Wild)}:
+            why = wild_violation(wild)
+            if why is not None:
+                return why
+        if rule.cov is not None:
+            jac = jacobian(rule.cov)
+            if isinstance(jac, str):
+                return jac
+        if rule.kind == "lemma":
+            return self._lemma_refusal(rule)
+        return ""
+
+    def _lemma_refusal(self, rule: Rule) -> str:
+        origin = rule.origin
+        if origin is None or not isinstance(origin.derivation, Derivation):
+            return "a lemma must come from Derivation.as_lemma"
+        derivation = origin.derivation
+        self.prepare(derivation)
+        conclusions = derivation.conclusions
+        if not 0 <= origin.chain < len(conclusions):
+            return f"derivation {derivation.name!r} has no chain {origin.chain}"
+        made = lemma_statement(conclusions[origin.chain], origin.mapping)
+        if isinstance(made, str):
+            return made
+        relation, a, b = made
+        expected = (a, b, None) if relation == "=" else (None, None, a)
+        if not all(_same(x, y) for x, y in zip((rule.lhs, rule.rhs, rule.nonneg), expected)) or (
+            rule.extra or rule.cov
+        ):
+            return f"its statement is not the conclusion of derivation {derivation.name!r}"
+        if id(derivation) in self._active:
+            return f"lemma {derivation.name!r} is circular here"
+        if not self.derivation_proved(derivation):
+            return f"lemma {derivation.name!r} is not proved"
+        return ""
+
+
+def _same(a: sp.Expr | None, b: sp.Expr | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a == b or sp.expand(a - b) == 0
+
+
+def _equal(diff: sp.Expr, reducer: Reducer) -> Decision:
+    if diff == 0 or not diff.has(sp.Integral):
+        how = canonical_zero(diff)
+        if how is not None:
+            return Decision(True, f"canonical forms: {how}")
+        return Decision(False, reason="the canonical forms do not reduce the difference to 0")
+    merged = merge_integrals(diff)
+    if isinstance(merged, sp.Integral):
+        for factor in sp.Mul.make_args(sp.factor_terms(merged.function)):
+            how = canonical_zero(factor)
+            if how is not None:
+                return Decision(True, f"{EQUAL_INTEGRANDS}: {how}", facts=(EQUAL_INTEGRANDS,))
+    reduced = reducer.reduce(diff)
+    how = canonical_zero(reduced)
+    if how is not None:
+        return Decision(True, f"integrals reduced, then {how}", facts=tuple(reducer.used))
+    return Decision(False, reason="the core's integral moves and canonical forms do not close it")
+
+
+def _matcher(nonneg: sp.Expr):  # type: ignore[no-untyped-def]
+    """``form -> form - instance`` for the schema ``nonneg >= 0`` (verified matches only)."""
+
+    def match(form: sp.Expr) -> sp.Expr | None:
+        if not nonneg.has(sp.Wild):
+            return form - nonneg
+        for term in (form, *(sp.Add.make_args(form) if isinstance(form, sp.Add) else ())):
+            found = match_instance(term, nonneg)
+            if found is not None:
+                return form - nonneg.xreplace(found)
+        return None
+
+    return match
+
+
+def _all_expressions(derivation: Derivation, seen: set[int]) -> list[sp.Basic]:
+    """Every expression of ``derivation`` and, transitively, of the lemmas it cites."""
+    if id(derivation) in seen:
+        return []
+    seen.add(id(derivation))
+    out: list[sp.Basic] = []
+    for rule in [*derivation.assumptions, *(r for s in derivation.steps for r in s.rules)]:
+        out += [e for pair in rule.patterns for e in pair]
+        out += [rule.nonneg] if rule.nonneg is not None else []
+        if rule.cov is not None:
+            out += [*rule.cov.olds, *rule.cov.news, *rule.cov.maps]
+        if rule.kind == "lemma" and rule.origin is not None:
+            out += _all_expressions(rule.origin.derivation, seen)
+    out += [e for s in derivation.steps for e in (s.lhs, s.rhs)]
+    return out
+
+
+def _short(expr: sp.Expr, width: int = 60) -> str:
+    try:
+        text = sp.sstr(expr)
+    except RecursionError:
+        return type(expr).__name__
+    return text if len(text) <= width else text[: width - 1] + "…"

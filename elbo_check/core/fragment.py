@@ -1,0 +1,232 @@
+"""The closed fragment: the only expressions the trusted core reasons about.
+
+A step can be ``proved`` only when both of its sides, after the cited rules
+are applied, are built from the node types below.  Anything else (``Sum``,
+``Product``, ``Limit``, ``Subs``, ``Piecewise``, ``Float``, ``I``,
+``DiracDelta``, special functions, ...) makes the step at best
+``corroborated``, and :func:`fragment_violation` names the reason.
+
+* numbers: ``Integer`` and ``Rational`` only (never ``Float``), ``pi``, ``E``;
+* ``Symbol`` (declared real) and ``Dummy`` (the core's own bound names);
+* ``Add``, ``Mul``, ``Pow``, ``exp``, ``log``, ``Abs``;
+* ``Integral`` with definite real limits; ``oo``/``-oo`` only as limits;
+* applied undefined functions (abstract densities), declared real-valued, and
+  *opaque* function classes (``opaque = True``, real-valued, no methods but
+  printing hooks), such as ``KL``: uninterpreted symbols whose meaning comes
+  only from cited definitions;
+* ``Derivative`` with respect to symbols.
+
+Assumption keys are whitelisted too (:data:`ASSUMPTION_KEYS`): a symbol or an
+undefined function declared with any other key is a usage error, and so are
+two different symbols (or function classes) that share a name.
+
+>>> import sympy as sp
+>>> s = sp.Symbol("s", positive=True)
+>>> fragment_violation(sp.log(s**2)) is None
+True
+>>> fragment_violation(sp.Float("0.5") * s)
+'a Float (0.500000000000000) is not exact'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sympy as sp
+from sympy.core.function import AppliedUndef, UndefinedFunction
+
+from elbo_check.errors import DerivationError
+
+__all__ = ["ASSUMPTION_KEYS", "check_names_and_assumptions", "fragment_violation"]
+
+#: the only assumption keys a symbol or an undefined function may be declared with
+ASSUMPTION_KEYS = ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer")
+
+_OPERATORS = (sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log, sp.Abs)
+_CONSTANTS = (sp.Integer, sp.Rational)
+
+
+def fragment_violation(expr: sp.Basic, *, bound: frozenset[sp.Symbol] = frozenset()) -> str | None:
+    """The first reason ``expr`` lies outside the fragment, or ``None``.
+
+    Iterative (no recursion), so arbitrarily deep expressions are safe.
+    """
+    stack: list[tuple[sp.Basic, frozenset[sp.Symbol]]] = [(expr, bound)]
+    while stack:
+        node, scope = stack.pop()
+        reason = _node_violation(node, scope)
+        if reason is not None:
+            return reason
+        if isinstance(node, sp.Integral):
+            inner = scope | {lim[0] for lim in node.limits}
+            stack.append((node.function, inner))
+            for i, lim in enumerate(node.limits):
+                outer = scope | {later[0] for later in node.limits[i + 1 :]}
+                stack.extend((b, outer) for b in lim[1:] if b not in (sp.oo, -sp.oo))
+        elif isinstance(node, sp.Derivative):
+            stack.append((node.expr, scope))
+        elif not isinstance(node, (sp.Symbol, AppliedUndef)):
+            stack.extend((a, scope) for a in node.args)
+        else:
+            stack.extend((a, scope) for a in node.args)
+    return None
+
+
+def _node_violation(node: sp.Basic, scope: frozenset[sp.Symbol]) -> str | None:
+    if isinstance(node, sp.Float):
+        return f"a Float ({node}) is not exact"
+    if isinstance(node, _CONSTANTS) or node in (sp.pi, sp.E):
+        return None
+    if isinstance(node, sp.Wild):
+        return f"an unmatched pattern variable {node} is left"
+    if isinstance(node, sp.Symbol):
+        if node.is_real is not True and node not in scope:
+            return f"the symbol {node} is not declared real"
+        return None
+    if isinstance(node, AppliedUndef):
+        if node.is_real is not True:
+            return f"the function {node.func} is not declared real-valued"
+        return None
+    if isinstance(node, _OPERATORS):
+        return None
+    if isinstance(node, sp.Function) and getattr(type(node), "opaque", False) is True:
+        return _opaque_violation(type(node))
+    if isinstance(node, sp.Integral):
+        for lim in node.limits:
+            if len(lim) != 3:
+                return f"the integral over {lim[0]} has no limits"
+            if not isinstance(lim[0], sp.Symbol):
+                return f"the integration variable {lim[0]} is not a symbol"
+        return None
+    if isinstance(node, sp.Derivative):
+        if not all(isinstance(v, sp.Symbol) for v, _ in node.variable_count):
+            return "a derivative with respect to a non-symbol"
+        return None
+    if node in (sp.oo, -sp.oo, sp.zoo, sp.nan):
+        return f"{node} occurs outside an integral's limits"
+    return f"{type(node).__name__} ({_short(node)}) is outside the fragment"
+
+
+#: what an opaque function class may define itself: printing, and nothing sympy would run
+_PRINTING = {"_latex", "_sympystr", "_pretty", "_mathml", "_mathml_presentation", "as_integral"}
+
+
+def _opaque_violation(cls: type) -> str | None:
+    """An opaque function is an uninterpreted real-valued symbol, like an abstract density.
+
+    The class must be declared real-valued and define no method sympy could
+    run while canonicalising (``eval``, ``doit``, ``_eval_*``, ...): only the
+    printing hooks in :data:`_PRINTING`.  Its meaning comes only from cited
+    definitions.
+    """
+    if getattr(cls, "is_real", None) is not True:
+        return f"the opaque function {cls.__name__} is not declared real-valued"
+    for klass in cls.__mro__:
+        if klass is sp.Function:
+            return None
+        for name, value in vars(klass).items():
+            code = callable(value) or isinstance(value, (classmethod, staticmethod, property))
+            if code and name not in _PRINTING and not name.startswith("__"):
+                return f"the opaque function {cls.__name__} defines {name}, which sympy may run"
+    return None
+
+
+def _short(node: sp.Basic, width: int = 40) -> str:
+    try:
+        text = sp.sstr(node)
+    except RecursionError:
+        return type(node).__name__
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _declared(keys: dict[str, bool]) -> dict[str, bool]:
+    return {k: v for k, v in keys.items() if v is not None and k != "commutative"}
+
+
+def _closure(keys: dict[str, bool]) -> dict[str, bool]:
+    """Every fact that follows from ``keys`` (sympy's own deduction)."""
+    return _declared(sp.Dummy("probe", **keys).assumptions0)
+
+
+def _check_symbol(sym: sp.Symbol) -> None:
+    if isinstance(sym, sp.Dummy):
+        return
+    given = getattr(sym, "_assumptions_orig", {})
+    bad = sorted(k for k in given if k not in ASSUMPTION_KEYS and k != "commutative")
+    if bad or given.get("commutative", True) is not True:
+        key = bad[0] if bad else "commutative"
+        raise DerivationError(
+            f"symbol {sym.name!r} is declared {key}={given[key]!r}; "
+            f"supported assumption keys: {', '.join(ASSUMPTION_KEYS)}"
+        )
+
+
+def _check_function(func: UndefinedFunction) -> None:
+    facts = _declared(
+        {k[3:]: v for k, v in vars(func).items() if k.startswith("is_") and isinstance(v, bool)}
+    )
+    facts.pop("commutative", None)
+    keys = {k: v for k, v in facts.items() if k in ASSUMPTION_KEYS}
+    if facts and _closure(keys) != facts:
+        extra = sorted(set(facts) - set(_closure(keys))) or sorted(facts)
+        raise DerivationError(
+            f"function {func} is declared with an unsupported assumption ({extra[0]}); "
+            f"supported assumption keys: {', '.join(ASSUMPTION_KEYS)}"
+        )
+
+
+def check_names_and_assumptions(exprs: Iterable[sp.Basic]) -> None:
+    """Raise :class:`DerivationError` for unsupported assumption keys or name clashes.
+
+    Two different symbols (or undefined function classes) with the same name
+    would let an assumption declared on one be used for the other.  Pattern
+    variables (``Wild``) are local to their rule and ``Dummy`` symbols are
+    distinct by construction, so neither takes part.
+
+    >>> import sympy as sp
+    >>> check_names_and_assumptions([sp.Symbol("x", real=True) + sp.Symbol("x", positive=True)])
+    Traceback (most recent call last):
+    ...
+    elbo_check.errors.DerivationError: two different symbols are named 'x' (x: real; x: positive)
+    """
+    symbols: dict[str, sp.Symbol] = {}
+    functions: dict[str, UndefinedFunction] = {}
+    for expr in exprs:
+        for sym in _atoms(expr, sp.Symbol):
+            if isinstance(sym, (sp.Wild, sp.Dummy)):
+                continue
+            _check_symbol(sym)
+            seen = symbols.setdefault(sym.name, sym)
+            if seen != sym:
+                raise DerivationError(
+                    f"two different symbols are named {sym.name!r} "
+                    f"({_describe(seen)}; {_describe(sym)})"
+                )
+        for app in _atoms(expr, AppliedUndef):
+            func = app.func
+            _check_function(func)
+            other = functions.setdefault(str(func), func)
+            if other != func:
+                raise DerivationError(
+                    f"two different functions are named {str(func)!r} "
+                    "(declared with different assumptions)"
+                )
+
+
+def _describe(sym: sp.Symbol) -> str:
+    keys = getattr(sym, "_assumptions_orig", {})
+    shown = ", ".join(k for k, v in keys.items() if v and k != "commutative")
+    return f"{sym.name}: {shown or 'no assumptions'}"
+
+
+def _atoms(expr: sp.Basic, kind: type) -> list[sp.Basic]:
+    """``expr.atoms(kind)`` without recursion (safe on very deep expressions)."""
+    out: dict[sp.Basic, None] = {}
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, kind):
+            out[node] = None
+        if isinstance(node, sp.Basic):
+            stack.extend(node.args)
+    return list(out)
