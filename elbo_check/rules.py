@@ -326,7 +326,7 @@ def change_of_variables(
     >>> z, u = sp.symbols("z u", real=True); s = sp.Symbol("s", positive=True)
     >>> r = change_of_variables("z = 1 + s u", z, u, 1 + s * u)
     >>> r.apply(sp.Integral(sp.exp(-z**2), (z, -sp.oo, sp.oo)))
-    Integral(s*exp(-(_b1_0*s + 1)**2), (_b1_0, -oo, oo))
+    Integral(s*exp(-(s*u + 1)**2), (u, -oo, oo))
     """
     from elbo_check.core.decide import jacobian
 

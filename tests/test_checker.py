@@ -109,7 +109,7 @@ def test_a_wrong_axiom_instance_never_proves_a_mutant() -> None:
 
 
 def test_inequality_is_proved_from_a_cited_rule_and_refuted_when_reversed() -> None:
-    w = sp.Wild("w", properties=[lambda e: e.is_positive is True])
+    w = sp.Wild("w", positive=True)
     bound = inequality("log x <= x - 1", w - 1 - sp.log(w), "log w <= w - 1")
     assert _one_step(sp.log(a), a - 1, by=bound, relation="<=") is Verdict.PROVED
     assert _one_step(sp.log(a), a - 1, by=bound, relation=">=") is Verdict.REFUTED

@@ -49,7 +49,7 @@ def test_the_seed_ledger_items_are_explicit(checker: Checker) -> None:
     names = {e.name for slug in PINNED for e in checker.check(derivations.get(slug)).ledger}
     assert {"product rule", "definition of KL", "marginalisation (sum rule)"} <= names
     assert any("Gibbs" in n for n in names)
-    assert any("Gaussian moments" in n for n in names)
+    assert any("Gaussian integral" in n for n in names)
 
 
 def test_unknown_slug_is_a_usage_error_listing_the_known_ones() -> None:

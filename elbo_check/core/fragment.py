@@ -187,7 +187,7 @@ def check_names_and_assumptions(exprs: Iterable[sp.Basic]) -> None:
     >>> check_names_and_assumptions([sp.Symbol("x", real=True) + sp.Symbol("x", positive=True)])
     Traceback (most recent call last):
     ...
-    elbo_check.errors.DerivationError: two different symbols are named 'x' (x: real; x: positive)
+    elbo_check.errors.DerivationError: two different symbols are named 'x' (x: positive; x: real)
     """
     symbols: dict[str, sp.Symbol] = {}
     functions: dict[str, UndefinedFunction] = {}
@@ -198,10 +198,8 @@ def check_names_and_assumptions(exprs: Iterable[sp.Basic]) -> None:
             _check_symbol(sym)
             seen = symbols.setdefault(sym.name, sym)
             if seen != sym:
-                raise DerivationError(
-                    f"two different symbols are named {sym.name!r} "
-                    f"({_describe(seen)}; {_describe(sym)})"
-                )
+                shown = "; ".join(sorted([_describe(seen), _describe(sym)]))
+                raise DerivationError(f"two different symbols are named {sym.name!r} ({shown})")
         for app in _atoms(expr, AppliedUndef):
             func = app.func
             _check_function(func)
