@@ -1,4 +1,4 @@
-"""The ``elbo-check`` command line: ``list``, ``prove`` and ``validate``.
+"""The ``elbo-check`` command line: ``list``, ``prove``, ``validate`` and ``report``.
 
 Exit codes: 0 success; 1 a step is refuted or undecided (with ``--strict``:
 not proved), or a validated function is wrong; 2 usage errors (unknown slug,
@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     from elbo_check.validate._cli import add_arguments
 
     add_arguments(validate)
+    from elbo_check.report._cli import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 
@@ -205,6 +208,10 @@ def main(
             return _cmd_list(out)
         if ns.command == "prove":
             return _cmd_prove(ns, out, err)
+        if ns.command == "report":
+            from elbo_check.report._cli import run_report
+
+            return run_report(ns, out, err, argv)
         from elbo_check.validate._cli import run
 
         return run(ns)

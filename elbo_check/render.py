@@ -12,7 +12,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from elbo_check.results import DerivationResult
+import sympy as sp
+
+from elbo_check.results import DerivationResult, StepResult
 from elbo_check.verdict import Verdict
 
 __all__ = ["format_seconds", "render_json", "render_text", "summary_counts", "to_json_dict"]
@@ -83,10 +85,27 @@ def to_json_dict(
     derivations = []
     for result in results:
         item = result.to_dict()
+        item["steps"] = [_with_latex(d, r) for d, r in zip(item["steps"], result.steps, strict=True)]
         if evidence is not None:
             item["evidence"] = [line.to_dict() for line in evidence.get(result.name, [])]
         derivations.append(item)
     return {"derivations": derivations, "summary": summary_counts(results)}
+
+
+_LATEX_REL = {"=": "=", "<=": r"\leq", ">=": r"\geq"}
+
+
+def _with_latex(item: dict[str, Any], result: StepResult) -> dict[str, Any]:
+    """The step's dict with the pinned ``latex`` key after ``rhs``."""
+    s = result.step
+    tex = f"{sp.latex(s.lhs)} {_LATEX_REL[s.relation]} {sp.latex(s.rhs)}"
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        out[key] = value
+        if key == "rhs":
+            out["latex"] = tex
+    out.setdefault("latex", tex)
+    return out
 
 
 def render_json(

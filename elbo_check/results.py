@@ -69,7 +69,10 @@ class StepResult:
     ledger: tuple[LedgerEntry, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The pinned JSON shape, plus ``index``, ``relation``, ``method``, ``message``."""
+        """The JSON shape, plus ``index``, ``relation``, ``method``, ``message``.
+
+        The pinned ``latex`` key is added by :func:`elbo_check.render.to_json_dict`.
+        """
         s = self.step
         return {
             "index": s.index,
@@ -78,7 +81,6 @@ class StepResult:
             "relation": s.relation,
             "lhs": sp.sstr(s.lhs),
             "rhs": sp.sstr(s.rhs),
-            "latex": f"{sp.latex(s.lhs)} {_LATEX_REL[s.relation]} {sp.latex(s.rhs)}",
             "seconds": round(self.seconds, 4),
             "counterexample": None
             if self.counterexample is None
@@ -86,9 +88,6 @@ class StepResult:
             "method": self.method,
             "message": self.message,
         }
-
-
-_LATEX_REL = {"=": "=", "<=": r"\leq", ">=": r"\geq"}
 
 
 @dataclass(frozen=True)
