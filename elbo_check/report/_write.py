@@ -60,9 +60,16 @@ def prepare_directory(path: str | Path) -> Path:
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_all(files: dict[Path, str | bytes]) -> None:
     """Write each file to a temporary sibling, then rename them all; clean up on error."""
     staged: list[tuple[str, Path]] = []
+    mode = 0o666 & ~_umask()
     try:
         for target, content in files.items():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +77,7 @@ def _write_all(files: dict[Path, str | bytes]) -> None:
             staged.append((tmp, target))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+            os.chmod(tmp, mode)  # mkstemp makes 0600; a report is an ordinary file
         for tmp, target in staged:
             os.replace(tmp, target)
     except OSError as exc:

@@ -28,6 +28,7 @@ import re
 from typing import Any, ClassVar
 
 import sympy as sp
+from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
 __all__ = [
@@ -226,19 +227,33 @@ def display(expr: sp.Basic) -> sp.Basic:
 def mathml(expr: sp.Basic, printer: str = "presentation", *, block: bool = True) -> str:
     """A ``<math>`` element for ``expr`` (sympy's MathML printer).
 
+    Parentheses around flat content are marked non-stretchy: browsers lay out
+    stretchy fences with the wide side bearings of their large variants.
+
     >>> import sympy as sp
     >>> mathml(sp.Symbol("x"), block=False)
     '<math><mi>x</mi></math>'
     """
-    body = _FENCE.sub(
-        r'<mo lspace="0" rspace="0">\1</mo>', sp.mathml(display(expr), printer=printer)
-    )
+    if printer != "presentation":
+        body = str(sp.mathml(display(expr), printer=printer))
+    else:
+        element = MathMLPresentationPrinter()._print(display(expr))
+        _tighten_fences(element)
+        body = element.toxml().encode("ascii", "xmlcharrefreplace").decode()
     opening = '<math display="block">' if block else "<math>"
     return f"{opening}{body}</math>"
 
 
-#: Chromium spaces sympy's bare parentheses like relations; fences take no space
-_FENCE = re.compile(r"<mo>([()\[\]])</mo>")
+_TALL = ("mfrac", "msqrt", "mroot", "munderover", "msubsup", "munder", "mover", "mtable")
+
+
+def _tighten_fences(element: Any) -> None:
+    for mo in element.getElementsByTagName("mo"):
+        if mo.firstChild is None or mo.firstChild.data not in "()[]":
+            continue
+        if any(mo.parentNode.getElementsByTagName(tag) for tag in _TALL):
+            continue
+        mo.setAttribute("stretchy", "false")
 
 
 def latex(expr: sp.Basic) -> str:
