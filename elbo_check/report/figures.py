@@ -196,9 +196,12 @@ def kl_contour_figure() -> Figure:
         fig = MplFigure(figsize=(6.0, 4.2))
         ax = fig.subplots()
         levels = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6]
-        filled = ax.contourf(grid_mu, grid_lv, kl, levels=[0, *levels, 8], cmap="viridis")
+        filled = ax.contourf(
+            grid_mu, grid_lv, kl, levels=[0, *levels, 8], cmap="viridis", extend="max"
+        )
         lines = ax.contour(grid_mu, grid_lv, kl, levels=levels, colors="white", linewidths=0.6)
         ax.clabel(lines, fmt="%g", fontsize=7)
+        ax.grid(False)
         ax.plot([0], [0], marker="*", color="C3", ms=11, ls="none", label="minimum: q = N(0, 1)")
         ax.set_xlabel("μ  (mean of q)")
         ax.set_ylabel("log σ²  (log-variance of q)")

@@ -73,6 +73,7 @@ figure svg { width: 100%; height: auto; }
 figcaption { font-size: 0.9rem; color: var(--muted); }
 @media (max-width: 40rem) {
   main { padding: 0.6rem; }
+  #summary .count, #summary .time { display: none; }
   ol.chain > li { grid-template-columns: minmax(0, 1fr); }
   table.ledger thead { display: none; }
   table.ledger tr { display: block; border-bottom: 1px solid var(--rule); padding: 0.3rem 0; }
@@ -126,17 +127,23 @@ def badge_html(verdict: Verdict) -> str:
 
 def _summary(results: Sequence[DerivationResult]) -> str:
     head = "".join(
-        f'<th scope="col">{h}</th>'
-        for h in ("derivation", "steps", *(v.value for v in Verdict), "verdict", "time")
+        f'<th scope="col"{cls}>{h}</th>'
+        for h, cls in [
+            ("derivation", ""),
+            ("steps", ""),
+            *((v.value, ' class="count"') for v in Verdict),
+            ("verdict", ""),
+            ("time", ' class="time"'),
+        ]
     )
     rows = []
     for r in results:
         counts = step_counts(r)
-        cells = "".join(f'<td class="num">{counts[v.value]}</td>' for v in Verdict)
+        cells = "".join(f'<td class="num count">{counts[v.value]}</td>' for v in Verdict)
         rows.append(
             f'<tr><td><a href="#d-{_E(r.name)}">{_E(r.name)}</a></td>'
             f'<td class="num">{len(r.steps)}</td>{cells}'
-            f'<td>{badge_html(r.verdict)}</td><td class="num">{r.seconds:.3f} s</td></tr>'
+            f'<td>{badge_html(r.verdict)}</td><td class="num time">{r.seconds:.3f} s</td></tr>'
         )
     return (
         '<section id="summary"><h2>Summary</h2><div class="scroll"><table>'
@@ -240,7 +247,7 @@ def render_html(
     body = [_summary(results)] if results else []
     body += [derivation_html(r, (evidence or {}).get(r.name, [])) for r in results]
     if figures:
-        body.append('<section id="evidence"><h2>Numeric evidence</h2>')
+        body.append('<section id="evidence"><h2>Evidence figures</h2>')
         body += [_figure(f) for f in figures]
         body.append("</section>")
     return _PAGE.substitute(

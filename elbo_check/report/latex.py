@@ -221,7 +221,7 @@ def render_latex(
     for r in results:
         lines += _derivation(r, (evidence or {}).get(r.name, []))
     if figures:
-        lines += [r"\section*{Numeric evidence}"]
+        lines += [r"\section*{Evidence figures}"]
         for f in figures:
             lines += _figure(f)
     lines.append(r"\end{document}")

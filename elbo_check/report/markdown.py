@@ -132,7 +132,7 @@ def render_markdown(
     for r in results:
         lines += derivation_markdown(r, (evidence or {}).get(r.name, []))
     if figures:
-        lines += ["## Numeric evidence", ""]
+        lines += ["## Evidence figures", ""]
         for f in figures:
             lines += [f"![{f.title}]({f.svg_path})", "", f"**{f.title}.** {f.caption}", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
