@@ -41,8 +41,19 @@ def _shorten(text: str, width: int) -> str:
 def render_text(
     results: Sequence[DerivationResult],
     evidence: dict[str, list[Any]] | None = None,
+    *,
+    math: bool = False,
 ) -> str:
-    """A table per derivation, counterexamples, evidence lines, then the axiom ledger."""
+    """A table per derivation, counterexamples, evidence lines, then the axiom ledger.
+
+    With ``math``, each derivation is its chain of formulas instead (sympy's
+    unicode pretty printer, one compact line for long expressions) and the
+    ledger names the Gaussian densities it knows.
+    """
+    if math:
+        from elbo_check.report.terminal import render_math_text
+
+        return render_math_text(results, evidence)
     lines: list[str] = []
     for result in results:
         d = result.derivation

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import sympy as sp
 from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
 __all__ = [
@@ -169,6 +170,8 @@ def _gaussian(expr: sp.Expr, prefer: list[sp.Symbol]) -> sp.Expr | None:
         if not isinstance(factor, sp.exp):
             continue
         free = factor.args[0].free_symbols
+        if len(free) > 3 or sp.count_ops(factor.args[0]) > 24:
+            continue  # a univariate density's exponent is small: skip quadratic forms fast
         candidates = [v for v in prefer if v in free] or sorted(free, key=_variable_first)
         for v in candidates:
             named = _gaussian_in(factor.args[0], v, factors[:k] + factors[k + 1 :])
@@ -193,8 +196,9 @@ def _gaussian_in(exponent: sp.Expr, v: sp.Symbol, others: list[sp.Expr]) -> sp.E
         return None
     const = [f for f in others if v not in f.free_symbols]
     rest = [f for f in others if v in f.free_symbols]
-    if sp.simplify(sp.Mul(*const) * sp.sqrt(2 * sp.pi * var)) != 1:
-        return None
+    k = sp.Mul(*const)
+    if k.is_positive is not True or sp.cancel(sp.expand(k**2 * 2 * sp.pi * var)) != 1:
+        return None  # not the normaliser 1/√(2π var): squares avoid a slow simplify
     return sp.Mul(NormalNotation(v, mean, var), *rest)
 
 
@@ -279,17 +283,24 @@ def one_line(expr: sp.Basic, limit: int = 0) -> str:
     return _elide(text, limit) if limit > 0 else text
 
 
-def terminal(expr: sp.Basic, width: int = 72, height: int = 6) -> list[str]:
+def terminal(expr: sp.Basic, prefix: str = "", width: int = 72, height: int = 7) -> list[str]:
     """Lines for a terminal: 2-D when it fits ``width`` × ``height``, else one elided line.
 
+    ``prefix`` (a relation such as ``"= "``) sits on the expression's baseline.
+
     >>> import sympy as sp
-    >>> terminal(sp.Symbol("x") ** 2)
-    [' 2', 'x ']
+    >>> terminal(sp.Symbol("x") ** 2, "= ")
+    ['   2', '= x']
+    >>> terminal(sp.Add(*sp.symbols("a:40")), "= ", width=20)
+    ['= a0 + a1 +… a8 + a9']
     """
-    art = pretty(expr, width=10_000).splitlines()
+    form = PrettyPrinter({"use_unicode": True, "wrap_line": False})._print(display(expr))
+    if prefix:
+        form = prettyForm(*form.left(prefix))
+    art = [line.rstrip() for line in form.render(wrap_line=False).split("\n")]
     if len(art) <= height and max((len(line) for line in art), default=0) <= width:
         return art
-    return [one_line(expr, limit=width)]
+    return [prefix + one_line(expr, limit=max(width - len(prefix), 8))]
 
 
 def _elide(text: str, limit: int) -> str:
