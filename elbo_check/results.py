@@ -119,3 +119,15 @@ class DerivationResult:
             "steps": [r.to_dict() for r in self.steps],
             "axioms": [e.to_dict() for e in self.ledger],
         }
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the report's MathML chain, badges and ledger."""
+        from elbo_check.report.notebook import result_html
+
+        return result_html(self)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the chain as LaTeX, each link with its verdict."""
+        from elbo_check.report.notebook import result_latex
+
+        return result_latex(self)

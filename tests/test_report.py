@@ -260,3 +260,40 @@ def test_latex_report_compiles_with_pdflatex(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout[-2000:]
     assert (tmp_path / "report.pdf").stat().st_size > 10_000
+
+
+REPORT_MODULES = [
+    "elbo_check.report",
+    "elbo_check.report._cli",
+    "elbo_check.report._model",
+    "elbo_check.report._write",
+    "elbo_check.report.figures",
+    "elbo_check.report.html",
+    "elbo_check.report.jsondoc",
+    "elbo_check.report.latex",
+    "elbo_check.report.markdown",
+    "elbo_check.report.notation",
+    "elbo_check.report.notebook",
+    "elbo_check.report.terminal",
+]
+
+
+@pytest.mark.parametrize("name", REPORT_MODULES)
+def test_every_report_module_defines_what_its_all_names(name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(name)
+    assert module.__all__
+    for attr in module.__all__:
+        assert hasattr(module, attr), f"{name}.{attr}"
+
+
+def test_results_do_not_import_the_renderers() -> None:
+    import sys
+
+    code = (
+        "import sys, elbo_check.results, elbo_check.derivation, elbo_check.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith('elbo_check.report')))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
