@@ -275,6 +275,7 @@ REPORT_MODULES = [
     "elbo_check.report.notation",
     "elbo_check.report.notebook",
     "elbo_check.report.terminal",
+    "elbo_check.report.validation",
 ]
 
 
