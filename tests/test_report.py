@@ -298,3 +298,37 @@ def test_results_do_not_import_the_renderers() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_evidence_adds_three_captioned_figures_to_every_format(tmp_path: Path) -> None:
+    code, _, _ = _report("gaussian-kl-standard-prior", "--evidence", "--out", str(tmp_path))
+    assert code == 0
+    keys = ["mc-convergence", "elbo-gap", "kl-contour"]
+    for key in keys:
+        assert (tmp_path / "figures" / f"{key}.svg").read_text().count("<svg") == 1
+        assert (tmp_path / "figures" / f"{key}.pdf").read_bytes().startswith(b"%PDF-")
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert [f["key"] for f in doc["figures"]] == keys
+    assert doc["figures"][0]["svg"] == "figures/mc-convergence.svg"
+    assert doc["derivations"][0]["evidence"][0]["passed"] is True
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<figcaption>") == 3
+    assert "Units: nats" in page
+    assert "draws of q, n (log scale)" in page  # axis labels are text in the inline SVG
+    assert "KL [nats]" in page
+    assert (
+        r"\includegraphics[width=\linewidth]{figures/elbo-gap.pdf}"
+        in (tmp_path / "report.tex").read_text()
+    )
+
+
+def test_figures_are_byte_identical_across_runs() -> None:
+    from elbo_check.report.figures import kl_contour_figure
+
+    first, second = kl_contour_figure(), kl_contour_figure()
+    assert first.svg == second.svg
+    assert first.pdf == second.pdf
+    assert "<dc:date>" not in first.svg
+    assert "(mean of q)" in first.svg
+    assert "(log-variance of q)" in first.svg

@@ -40,7 +40,7 @@ __all__ = [
 #: fixed matplotlib settings: the same bytes on every run
 RC: dict[str, Any] = {
     "svg.hashsalt": "elbo-check-report",
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",  # text stays text: searchable, selectable, small
     "pdf.fonttype": 42,
     "font.family": "DejaVu Sans",
     "font.size": 9.0,
