@@ -23,6 +23,7 @@ __all__ = [
     "ReportMeta",
     "chain_starts",
     "ledger_usage",
+    "source_note",
     "step_counts",
     "used_by_text",
 ]
@@ -151,3 +152,17 @@ def used_by_text(steps: list[int]) -> str:
     if not steps:
         return "all steps (declared)"
     return ("step " if len(steps) == 1 else "steps ") + ", ".join(map(str, steps))
+
+
+def source_note(entry: LedgerEntry) -> str:
+    """`` (derivation SLUG)`` unless the name or statement already says so.
+
+    >>> source_note(LedgerEntry("lemma x (derivation d)", "lemma", "s", "d"))
+    ''
+    >>> source_note(LedgerEntry("lemma x", "lemma", "s", "d"))
+    ' (derivation d)'
+    """
+    if not entry.derivation:
+        return ""
+    note = f"(derivation {entry.derivation})"
+    return "" if note in entry.name or note in entry.statement else f" {note}"

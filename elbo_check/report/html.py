@@ -20,6 +20,7 @@ from elbo_check.report._model import (
     ReportMeta,
     chain_starts,
     ledger_usage,
+    source_note,
     step_counts,
     used_by_text,
 )
@@ -188,7 +189,7 @@ def _ledger(result: DerivationResult) -> str:
     rows = []
     for entry, steps in ledger_usage(result):
         shows = getattr(entry, "shows", "") or ""
-        source = f" (derivation {_E(entry.derivation)})" if entry.derivation else ""
+        source = _E(source_note(entry))
         rows.append(
             f'<tr><td><span class="kind">{_E(entry.kind)}</span></td>'
             f"<td><strong>{_E(entry.name)}</strong>{source}</td>"

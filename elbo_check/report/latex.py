@@ -24,6 +24,7 @@ from elbo_check.report._model import (
     ReportMeta,
     chain_starts,
     ledger_usage,
+    source_note,
     step_counts,
     used_by_text,
 )
@@ -157,7 +158,7 @@ def _ledger(result: DerivationResult) -> list[str]:
     lines = [r"\subsection*{Axiom \& side-condition ledger}", r"\begin{itemize}\small"]
     for entry, steps in ledger_usage(result):
         shows = getattr(entry, "shows", "") or ""
-        source = f" (derivation {entry.derivation})" if entry.derivation else ""
+        source = source_note(entry)
         text = tex_text(name_densities(entry.statement))
         if shows:
             text += rf" Shows: \texttt{{{tex_text(name_densities(shows))}}}."

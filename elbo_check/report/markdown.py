@@ -16,6 +16,7 @@ from elbo_check.report._model import (
     ReportMeta,
     chain_starts,
     ledger_usage,
+    source_note,
     step_counts,
     used_by_text,
 )
@@ -103,7 +104,7 @@ def derivation_markdown(result: DerivationResult, evidence: Sequence[Any] = ()) 
         statement = name_densities(entry.statement)
         if shows:
             statement += f" (shows `{name_densities(shows)}`)"
-        source = f" (derivation {entry.derivation})" if entry.derivation else ""
+        source = source_note(entry)
         lines.append(
             f"| {entry.kind} | **{_cell(entry.name)}**{_cell(source)} | {_cell(statement)} "
             f"| {used_by_text(steps)} |"

@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from elbo_check.render import format_seconds, summary_counts
-from elbo_check.report._model import BADGES, chain_starts, ledger_usage, used_by_text
+from elbo_check.report._model import (
+    BADGES,
+    chain_starts,
+    ledger_usage,
+    source_note,
+    used_by_text,
+)
 from elbo_check.report.notation import RELATION_TEXT, name_densities, terminal
 from elbo_check.results import DerivationResult, StepResult
 from elbo_check.verdict import Verdict
@@ -69,7 +75,7 @@ def render_math_text(
     for result in results:
         lines.append(f"  {result.name}:")
         for entry, steps in ledger_usage(result):
-            source = f" (derivation {entry.derivation})" if entry.derivation else ""
+            source = source_note(entry)
             shows = getattr(entry, "shows", "") or ""
             lines.append(
                 f"    [{entry.kind}] {entry.name}: {name_densities(entry.statement)}{source}"

@@ -10,7 +10,7 @@ note) otherwise.
 
 >>> from elbo_check.validate import ValidationResult
 >>> r = ValidationResult(True, None, None, 1e-16, 10, {"args": ["mu", "logvar"]}, [])
->>> "✔ matches the reference" in validation_markdown(r, "elbo-check validate m:f", None)
+>>> "✔ **matches the reference**" in validation_markdown(r, "elbo-check validate m:f", None)
 True
 """
 
