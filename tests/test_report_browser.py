@@ -196,3 +196,13 @@ def test_screenshots_are_kept_as_artifacts(
     assert png.is_file(), run.stderr[-1500:]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000  # a blank page compresses to a few kB
+
+
+def test_the_page_prints_to_pdf(report: Path, tmp_path: Path) -> None:
+    pdf = tmp_path / "report.pdf"
+    run = _chromium("--no-pdf-header-footer", f"--print-to-pdf={pdf}", report.as_uri(),
+                    profile=tmp_path / "profile")  # fmt: skip
+    assert pdf.is_file(), run.stderr[-1500:]
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    assert len(data) > 50_000
