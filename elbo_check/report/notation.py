@@ -54,6 +54,7 @@ class _Notation(sp.Function):
 
     head: ClassVar[str] = "f"
     head_latex: ClassVar[str] = "f"
+    head_mathml: ClassVar[str] = ""  # defaults to ``head``
     seps: ClassVar[tuple[str, ...]] = (", ",)
     seps_latex: ClassVar[tuple[str, ...]] = (", ",)
 
@@ -101,7 +102,7 @@ class _Notation(sp.Function):
             inner.appendChild(printer._print(a))
         inner.appendChild(node("mo", ")"))
         row = dom.createElement("mrow")
-        row.appendChild(node("mi", self.head))
+        row.appendChild(node("mi", self.head_mathml or self.head))
         row.appendChild(inner)
         return row
 
@@ -120,6 +121,7 @@ class NormalNotation(_Notation):
 
     head = "N"
     head_latex = r"\mathcal{N}"
+    head_mathml = "𝒩"  # as \mathcal{N} in LaTeX
     seps = ("; ", ", ")
     seps_latex = ("; ", ", ")
 
