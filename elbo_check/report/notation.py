@@ -31,6 +31,7 @@ import sympy as sp
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
+from sympy.printing.str import StrPrinter
 
 __all__ = [
     "RELATION_LATEX",
@@ -281,8 +282,24 @@ def one_line(expr: sp.Basic, limit: int = 0) -> str:
     >>> one_line(sp.Symbol("x") + sp.Symbol("y") ** 2, limit=6)
     'x +…*2'
     """
-    text = str(sp.sstr(display(expr)))
+    text = str(_OneLinePrinter().doprint(display(expr)))
     return _elide(text, limit) if limit > 0 else text
+
+
+class _OneLinePrinter(StrPrinter):
+    """sympy's str printer, with integrals written ``∫ f dz`` as a reader would."""
+
+    def _print_Integral(self, expr: sp.Integral) -> str:
+        body = str(self._print(expr.function))
+        if isinstance(expr.function, sp.Add):
+            body = f"({body})"
+        for limit in expr.limits:
+            v = self._print(limit[0])
+            bounds = "" if len(limit) < 3 or limit[1:] == (-sp.oo, sp.oo) else (
+                f"_{{{self._print(limit[1])}}}^{{{self._print(limit[2])}}}"
+            )  # fmt: skip
+            body = f"∫{bounds} {body} d{v}"
+        return body
 
 
 def terminal(expr: sp.Basic, prefix: str = "", width: int = 72, height: int = 7) -> list[str]:
