@@ -331,3 +331,20 @@ def test_figures_are_byte_identical_across_runs() -> None:
     assert "<dc:date>" not in first.svg
     assert "(mean of q)" in first.svg
     assert "(log-variance of q)" in first.svg
+
+
+def test_report_strict_exits_one_when_a_step_is_only_corroborated(tmp_path: Path) -> None:
+    src = tmp_path / "arctan.py"
+    src.write_text(
+        "import sympy as sp\n"
+        "from elbo_check import Derivation\n"
+        "x = sp.Symbol('x', positive=True)\n"
+        "d = Derivation('arctan').start(sp.atan(x) + sp.atan(1 / x))"
+        ".equals(sp.pi / 2, by='identity')\n"
+    )
+    argv = ["--file", str(src), "--out", str(tmp_path / "r"), "--format", "md"]
+    code, _, _ = _report(*argv)
+    assert code == 0
+    assert "≈ **corroborated**" in (tmp_path / "r" / "report.md").read_text()
+    code, _, _ = _report(*argv, "--strict")
+    assert code == 1
