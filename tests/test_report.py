@@ -301,6 +301,7 @@ def test_results_do_not_import_the_renderers() -> None:
 
 @pytest.mark.slow
 def test_evidence_adds_three_captioned_figures_to_every_format(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
     code, _, _ = _report("gaussian-kl-standard-prior", "--evidence", "--out", str(tmp_path))
     assert code == 0
     keys = ["mc-convergence", "elbo-gap", "kl-contour"]
@@ -323,6 +324,7 @@ def test_evidence_adds_three_captioned_figures_to_every_format(tmp_path: Path) -
 
 
 def test_figures_are_byte_identical_across_runs() -> None:
+    pytest.importorskip("matplotlib")
     from elbo_check.report.figures import kl_contour_figure
 
     first, second = kl_contour_figure(), kl_contour_figure()

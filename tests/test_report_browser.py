@@ -89,6 +89,7 @@ def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("matplotlib")  # the figures of --evidence
     out = tmp_path_factory.mktemp("report")
     code = main(
         ["report", "--out", str(out), "--format", "html", "--evidence"],

@@ -30,6 +30,7 @@ def _validate(tmp_path: Path, name: str) -> tuple[int, Path]:
 
 @pytest.mark.slow
 def test_a_wrong_kl_report_names_the_bug_and_plots_the_error(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
     code, out = _validate(tmp_path, "vae_kl")
     assert code == 1
     names = sorted(p.name for p in out.iterdir())

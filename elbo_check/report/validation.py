@@ -215,7 +215,7 @@ def write_validation_report(
     if fn is not None and result.convention.get("backend", "numpy") == "numpy":
         try:
             figure = error_figure(fn, roles)
-        except KeyError:  # full-covariance roles beyond 1 × 1, or unknown: no plot
+        except (KeyError, ImportError):  # an unknown role, or no matplotlib: no plot
             figure = None
     doc = {
         "schema": 1,
