@@ -350,3 +350,17 @@ def test_report_strict_exits_one_when_a_step_is_only_corroborated(tmp_path: Path
     assert "≈ **corroborated**" in (tmp_path / "r" / "report.md").read_text()
     code, _, _ = _report(*argv, "--strict")
     assert code == 1
+
+
+def test_evidence_without_matplotlib_is_a_one_line_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, _, err = _report("bayes", "--evidence", "--out", str(tmp_path))
+    assert code == 2
+    assert err == (
+        "elbo-check: error: --evidence needs matplotlib for its figures: "
+        "pip install 'elbo-check[report]'\n"
+    )

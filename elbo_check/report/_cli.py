@@ -122,12 +122,13 @@ def run_report(
     from elbo_check.report._write import prepare_directory, write_report
 
     prepare_directory(ns.out)  # fail fast, before any proving
+    if ns.evidence:
+        _require_matplotlib()
     chosen = _collect(ns)
     checker = Checker(CheckConfig(step_timeout=ns.step_timeout, seed=ns.seed))
     results = [checker.check(d) for d in chosen]
     evidence, figures = None, []
     if ns.evidence:
-        _require_matplotlib()
         from elbo_check.evidence import collect_evidence
         from elbo_check.report.figures import evidence_figures
 
