@@ -18,6 +18,7 @@ from elbo_check.verdict import Verdict
 
 __all__ = [
     "BADGES",
+    "NOTATION",
     "Badge",
     "Figure",
     "ReportMeta",
@@ -46,6 +47,14 @@ BADGES: dict[Verdict, Badge] = {
     Verdict.UNDECIDED: Badge("undecided", "?", "#fbefc9", "#6b4a00"),
     Verdict.REFUTED: Badge("refuted", "✘", "#fbd9d7", "#8a1010"),
 }
+
+
+#: what the display notation means (formulas are rewritten for reading, never for checking)
+NOTATION = (
+    "Notation: N(z; m, s²) is the Gaussian density exp(−(z − m)²/(2s²))/√(2π s²); "
+    "KL(q ‖ p) = ∫ q log(q/p); p(x | z) is a conditional density. "
+    "This naming is for reading only; the checker works on the full expressions."
+)
 
 
 @dataclass(frozen=True)

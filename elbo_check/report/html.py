@@ -16,6 +16,7 @@ from typing import Any
 
 from elbo_check.report._model import (
     BADGES,
+    NOTATION,
     Figure,
     ReportMeta,
     chain_starts,
@@ -44,6 +45,7 @@ h2 { font-size: 1.3rem; margin: 2rem 0 0.4rem; border-bottom: 1px solid var(--ru
 h3 { font-size: 1.05rem; margin: 1.2rem 0 0.4rem; }
 code { font: 0.9em/1.4 ui-monospace, "DejaVu Sans Mono", monospace; overflow-wrap: anywhere; }
 .meta { color: var(--muted); margin: 0.2rem 0; }
+.notation { font-size: 0.85rem; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 0.92rem; }
 th, td { text-align: left; vertical-align: top; padding: 0.3rem 0.5rem;
@@ -104,6 +106,7 @@ _PAGE = Template(
 <h1>$title</h1>
 <p class="meta">$date · elbo-check $version</p>
 <p class="meta">Made by <code>$command</code></p>
+<p class="meta notation">$notation</p>
 </header>
 $body
 </main>
@@ -257,5 +260,6 @@ def render_html(
         version=_E(meta.version),
         command=_E(meta.command),
         css=CSS,
+        notation=_E(NOTATION).replace("N(z; m, s²)", "𝒩(z; m, s²)"),
         body="\n".join(body),
     )

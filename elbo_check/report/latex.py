@@ -20,6 +20,7 @@ from typing import Any
 
 from elbo_check.report._model import (
     BADGES,
+    NOTATION,
     Figure,
     ReportMeta,
     chain_starts,
@@ -216,6 +217,7 @@ def render_latex(
         r"\begin{document}",
         r"\maketitle",
         rf"Made by \texttt{{{tex_text(meta.command)}}}\par",
+        rf"{{\small {tex_text(NOTATION)}}}\par",
     ]
     if results:
         lines += _summary(results)

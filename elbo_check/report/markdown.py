@@ -12,6 +12,7 @@ from typing import Any
 
 from elbo_check.report._model import (
     BADGES,
+    NOTATION,
     Figure,
     ReportMeta,
     chain_starts,
@@ -126,6 +127,8 @@ def render_markdown(
         f"{meta.date} · elbo-check {meta.version}",
         "",
         f"Made by `{meta.command}`",
+        "",
+        f"<sub>{NOTATION}</sub>",
         "",
     ]
     if results:
