@@ -101,10 +101,7 @@ def test_ledger_lists_each_entry_with_the_steps_that_use_it(toy: DerivationResul
 
 
 def test_ledger_shows_what_a_rule_does_when_the_entry_says_so(toy: DerivationResult) -> None:
-    class Shown(LedgerEntry):
-        shows = "x**2 -> s**2"
-
-    entry = Shown("second moment", "lemma", "E[x²] = s²")
+    entry = LedgerEntry("second moment", "lemma", "E[x²] = s²", shows="x**2 -> s**2")
     result = DerivationResult(toy.derivation, toy.steps, toy.seconds, (entry,))
     assert "x**2 -&gt; s**2" in render_html([result], META)
     assert "shows `x**2 -> s**2`" in render_markdown([result], META)
