@@ -130,7 +130,7 @@ def _evaluate(expr: sp.Expr, point: dict[sp.Symbol, sp.Rational], dps: int) -> s
         value = expr.xreplace(point).evalf(dps, strict=True)
     except StepTimeout:
         raise
-    except Exception:  # noqa: BLE001 - PrecisionExhausted, domain errors, ...: no certified value
+    except Exception:  # PrecisionExhausted, domain errors, ...: no certified value
         return None
     if not value.is_number or value.has(sp.nan, sp.zoo) or value.is_infinite:
         return None
