@@ -22,7 +22,7 @@ def test_a_checked_result_shows_mathml_badges_and_ledger_in_html(checked: object
     assert page.startswith("<style>")
     assert page.count("<math") == 5
     assert "✔ proved</span>" in page
-    assert "completing the square" in page
+    assert "Gaussian integral" in page
     assert "<script" not in page
 
 
