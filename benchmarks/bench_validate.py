@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from kl_zoo import numpy_impls
 
-from elbo_check.validate import validate
+from elbo_check import validate
 
 __all__ = ["main"]
 

@@ -48,8 +48,8 @@ _EXPORTS: dict[str, str] = {
     "ELBOGrad": "elbo_check.kernel",
     "KLGrad": "elbo_check.kernel",
     # validator
-    "validate": "elbo_check.validate",
-    "ValidationResult": "elbo_check.validate",
+    "validate": "elbo_check._validate",
+    "ValidationResult": "elbo_check._validate",
     # numeric evidence
     "kl_mc": "elbo_check.mc",
     "MCEstimate": "elbo_check.mc",
@@ -89,7 +89,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from elbo_check.models import BernoulliLogisticModel, LinearGaussianModel
     from elbo_check.results import DerivationResult, StepResult
     from elbo_check.rules import Rule, axiom, definition, inequality, side_condition
-    from elbo_check.validate import ValidationResult, validate
+    from elbo_check._validate import ValidationResult, validate
     from elbo_check.verdict import Verdict
 
 

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--seed", type=int, default=0, help="seed of the numeric stages (default 0)")
 
     validate = sub.add_parser("validate", help="check a third-party KL implementation")
-    from elbo_check.validate._cli import add_arguments
+    from elbo_check._validate._cli import add_arguments
 
     add_arguments(validate)
     return parser
@@ -205,7 +205,7 @@ def main(
             return _cmd_list(out)
         if ns.command == "prove":
             return _cmd_prove(ns, out, err)
-        from elbo_check.validate._cli import run
+        from elbo_check._validate._cli import run
 
         return run(ns)
     except ElboCheckError as exc:

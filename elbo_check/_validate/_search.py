@@ -12,8 +12,8 @@ receives), and converted back into float64 *canonical* values, so that the
 reference is computed from exactly the numbers the function saw.
 
 >>> import numpy as np
->>> from elbo_check.validate._roles import parse_convention
->>> from elbo_check.validate._search import plan
+>>> from elbo_check._validate._roles import parse_convention
+>>> from elbo_check._validate._search import plan
 >>> batches = plan(parse_convention("mu,std", "sum"), 40, np.random.default_rng(0), "float64")
 >>> sorted(batches[0].raw)
 ['mu', 'std']
@@ -25,7 +25,7 @@ import dataclasses
 
 import numpy as np
 
-from elbo_check.validate._roles import Convention
+from elbo_check._validate._roles import Convention
 
 __all__ = ["Batch", "canon_from_raw", "make_batch", "plan", "probe_plan"]
 

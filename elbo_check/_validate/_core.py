@@ -1,11 +1,13 @@
 """The validation run: call the function on every batch, judge, diagnose, shrink.
 
 >>> import numpy as np
->>> from elbo_check.validate._core import run
->>> from elbo_check.validate._roles import parse_convention
->>> kl = lambda mu, logvar: -0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar))
->>> run(kl, parse_convention("mu,logvar", "sum"), "numpy", "float64", 40, 0, 5.0)["ok"]
+>>> from elbo_check._validate._core import run
+>>> from elbo_check._validate._roles import parse_convention
+>>> from elbo_check._validate._runner import ThreadRunner
+>>> runner = ThreadRunner(lambda mu, logvar: -0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar)), "numpy")
+>>> run(runner, parse_convention("mu,logvar", "sum"), "numpy", "float64", 40, 0, 5.0)["ok"]
 True
+>>> runner.close()
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from elbo_check.validate._diagnose import Comparison, Diagnosis, compare, diagnose
-from elbo_check.validate._layout import Layout
-from elbo_check.validate._reference import expected_mp
-from elbo_check.validate._roles import Convention
-from elbo_check.validate._runner import Backend, CallOutcome, Worker, get_backend, read_output
-from elbo_check.validate._search import Batch, canon_from_raw, plan, probe_plan
-from elbo_check.validate._shrink import shrink
+from elbo_check._validate._diagnose import Comparison, Diagnosis, compare, diagnose
+from elbo_check._validate._layout import Layout
+from elbo_check._validate._reference import expected_mp
+from elbo_check._validate._roles import Convention
+from elbo_check._validate._runner import Runner
+from elbo_check._validate._search import Batch, canon_from_raw, plan, probe_plan
+from elbo_check._validate._shrink import shrink
+from elbo_check._validate._types import CallStatus
 
 __all__ = ["Session", "run", "run_auto"]
 
@@ -32,11 +35,24 @@ _EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np
 _LOW = ("float16", "bfloat16", "int8", "uint8", "int16")
 
 
+_KIND = {
+    CallStatus.OK: None,
+    CallStatus.RAISED: "raised",
+    CallStatus.TIMEOUT: "timeout",
+    CallStatus.CRASHED: "crashed",
+    CallStatus.BAD_RETURN: "bad_return",
+    CallStatus.TOO_LARGE: "too_large",
+    CallStatus.MUTATION: "mutation",
+}
+#: a result may hold at most this many times the elements of the largest expected shape
+SIZE_FACTOR = 16
+
+
 @dataclasses.dataclass
 class Call:
     """One call's judged outcome."""
 
-    kind: str | None  # None (fine), raised, timeout, bad_return, mutation
+    kind: str | None  # None (fine), raised, timeout, crashed, bad_return, too_large, mutation
     output: np.ndarray | None = None
     dtype: str = ""
     message: str | None = None
@@ -44,61 +60,61 @@ class Call:
 
 
 class Session:
-    """Calls one function through one backend, with timeouts and captured printing."""
+    """Calls one function under one convention through a :class:`Runner`."""
 
-    def __init__(
-        self, fn: Callable[..., Any], conv: Convention, backend: Backend, timeout: float
-    ) -> None:
-        self.fn = fn
+    def __init__(self, runner: Runner, conv: Convention, timeout: float) -> None:
+        self.runner = runner
         self.conv = conv
-        self.backend = backend
         self.timeout = timeout
-        self.worker = Worker()
         self.printed = io.StringIO()
+        self.printed_count = 0
+        self.printed_head = ""
         self.py_warnings: list[str] = []
         self.hung = False
 
     @contextlib.contextmanager
     def capturing(self) -> Iterator[None]:
-        """Send what the function prints to a buffer, not to the terminal."""
+        """Thread runner: send what the function prints to a buffer, not to the terminal."""
+        if self.runner.kind == "process":  # the worker captures at the fd level
+            yield
+            return
         with contextlib.redirect_stdout(self.printed), contextlib.redirect_stderr(self.printed):
             yield
 
     def call(self, raw: dict[str, np.ndarray]) -> Call:
         """Call the function on raw role arrays and read the result."""
-        if self.worker.dead:
-            self.worker = Worker()
-        args = tuple(self.backend.to_backend(raw[r]) for r in self.conv.roles)
-        outcome: CallOutcome = self.worker.call(self.fn, args, self.timeout)
+        arrays = tuple(raw[r] for r in self.conv.roles)
+        first = arrays[self.conv.slots.index(("q", "mu"))]
+        limit = SIZE_FACTOR * int(first.size) + 64
+        outcome = self.runner.call(arrays, self.conv.roles, limit, self.timeout)
         for w in outcome.warnings:
             if w not in self.py_warnings:
                 self.py_warnings.append(w)
-        if outcome.status == "timeout":
-            return Call("timeout", message=f"timeout: the function {outcome.error}")
-        if outcome.status == "raised":
-            return Call("raised", message=f"the function raises {outcome.error}")
-        for role, arg in zip(self.conv.roles, args, strict=True):
-            try:
-                after = self.backend.to_numpy(arg)
-            except Exception:  # the function replaced the storage; treat as mutated
-                after = None
-            if (
-                after is None
-                or after.shape != raw[role].shape
-                or not np.array_equal(after, raw[role], equal_nan=True)
-            ):
-                return Call(
-                    "mutation",
-                    message=f"the function modifies its input {role!r} in place, which corrupts the caller's tensors",
-                )
-        arr, dtype, note = read_output(outcome.value)
-        if arr is None:
-            return Call("bad_return", dtype=dtype, message=f"the function {note}")
-        return Call(None, arr, dtype, notes=[note] if note else [])
+        if outcome.printed:
+            self.printed_count += outcome.printed
+            self.printed_head = self.printed_head or outcome.printed_head
+        kind = _KIND[outcome.status]
+        if kind == "timeout":
+            return Call("timeout", message=f"timeout: the function {outcome.message}")
+        if kind == "raised":
+            return Call("raised", message=f"the function raises {outcome.message}")
+        if kind in ("crashed", "too_large"):
+            return Call(kind, message=f"the function {outcome.message}")
+        if kind is not None:
+            return Call(kind, dtype=outcome.dtype, message=outcome.message)
+        return Call(
+            None, outcome.value, outcome.dtype, notes=[outcome.note] if outcome.note else []
+        )
 
-    def close(self) -> None:
-        """Stop the worker thread."""
-        self.worker.close()
+    def printed_warning(self) -> str | None:
+        """One warning about what the function printed (truncated), if it printed."""
+        text = self.printed.getvalue()
+        count = self.printed_count + len(text)
+        if not count:
+            return None
+        head = " ".join((self.printed_head or text).split())
+        shown = head[:120] + ("…" if len(head) > 120 else "")
+        return f"the function printed {count} characters (captured; it began: {shown!r})"
 
 
 def _judge_eps(dtype: str, dtypes: set[str], warnings: list[str]) -> float:
@@ -136,7 +152,7 @@ def _fails_like(
         if call.kind == "timeout":
             session.hung = True
             return False
-        if kind in ("raised", "bad_return", "mutation"):
+        if kind in ("raised", "bad_return", "mutation", "too_large"):
             return call.kind == kind
         if call.kind is not None or call.output is None:
             return False
@@ -168,7 +184,7 @@ def _counterexample(
 ) -> dict[str, Any]:
     conv = session.conv
     raw = batch.raw
-    if kind != "timeout":
+    if kind not in ("timeout", "crashed"):
         raw = shrink(conv, raw, _fails_like(session, kind, eps, variant), dtype, hint=hint)
     mu = raw[conv.roles[conv.slots.index(("q", "mu"))]]
     try:
@@ -177,8 +193,8 @@ def _counterexample(
         expected = None
     returned: Any = None
     error = None
-    if kind == "timeout":
-        error = "did not return"
+    if kind in ("timeout", "crashed"):
+        error = "did not return" if kind == "timeout" else "crashed"
     else:
         call = session.call(raw)
         if call.output is not None:
@@ -239,7 +255,7 @@ def _call_all(session: Session, batches: list[Batch]) -> tuple[list[Call], int |
 
 
 def run(
-    fn: Callable[..., Any],
+    runner: Runner,
     conv: Convention,
     backend: str,
     dtype: str,
@@ -248,21 +264,17 @@ def run(
     timeout: float,
     batches: list[Batch] | None = None,
 ) -> dict[str, Any]:
-    """Validate ``fn`` under one convention; returns the result as a dict."""
-    be = get_backend(backend)
+    """Validate the runner's function under one convention; returns the result as a dict."""
     if batches is None:
         batches = plan(conv, examples, np.random.default_rng(seed), dtype)
     layout = Layout(conv, batches)
-    session = Session(fn, conv, be, timeout)
+    session = Session(runner, conv, timeout)
     warnings: list[str] = []
-    try:
-        with session.capturing():
-            out = _run(session, layout, batches, dtype, warnings)
-    finally:
-        session.close()
-    text = session.printed.getvalue()
-    if text:
-        warnings.append(f"the function printed {len(text)} characters (captured, not shown)")
+    with session.capturing():
+        out = _run(session, layout, batches, dtype, warnings)
+    printed = session.printed_warning()
+    if printed:
+        warnings.append(printed)
     warnings += [f"the function warned: {w}" for w in session.py_warnings[:3]]
     return {
         **out,
@@ -283,7 +295,9 @@ def _run(
         bug = {
             "raised": "raises",
             "timeout": "timeout",
+            "crashed": "crashed",
             "bad_return": "bad_return",
+            "too_large": "wrong_shape",
             "mutation": "mutates_inputs",
         }[kind]
         cex = _counterexample(session, batches[bad], kind, _EPS[dtype], dtype, None)
@@ -371,7 +385,7 @@ def _instability_warning(layout: Layout, cmp: Comparison, warnings: list[str]) -
 
 
 def run_auto(
-    fn: Callable[..., Any],
+    runner: Runner,
     role_candidates: list[tuple[str, ...]],
     reductions: list[str],
     backend: str,
@@ -381,9 +395,8 @@ def run_auto(
     timeout: float,
 ) -> dict[str, Any]:
     """Try every convention on a few probe batches, then validate the one that matches."""
-    from elbo_check.validate._roles import parse_convention
+    from elbo_check._validate._roles import parse_convention
 
-    be = get_backend(backend)
     matches: list[Convention] = []
     closest: tuple[float, float, Convention] | None = None
     first_error: str | None = None
@@ -391,12 +404,9 @@ def run_auto(
     for roles in role_candidates:
         base = parse_convention(roles, "none")
         batches = probe_plan(base, np.random.default_rng(seed), dtype)
-        session = Session(fn, base, be, timeout)
-        try:
-            with session.capturing():
-                calls, bad = _call_all(session, batches)
-        finally:
-            session.close()
+        session = Session(runner, base, timeout)
+        with session.capturing():
+            calls, bad = _call_all(session, batches)
         if bad is not None:
             first_error = first_error or calls[bad].message
             first_kind = first_kind or calls[bad].kind
@@ -428,7 +438,7 @@ def run_auto(
     if matches:
         failed: dict[str, Any] | None = None
         for conv in matches:
-            res = run(fn, conv, backend, dtype, examples, seed, timeout)
+            res = run(runner, conv, backend, dtype, examples, seed, timeout)
             if res["ok"]:
                 others = [m for m in matches if m is not conv]
                 if others:
@@ -448,7 +458,7 @@ def run_auto(
         return failed
     if closest is not None:
         conv = closest[2]
-        res = run(fn, conv, backend, dtype, examples, seed, timeout)
+        res = run(runner, conv, backend, dtype, examples, seed, timeout)
         conv_text = f"--args {','.join(conv.roles)} --reduction {conv.reduction}"
         if res["ok"]:  # fits on the full run though not on the probes: say so, but pass
             res["warnings"].append("the convention was found only on the full run")

@@ -6,7 +6,7 @@ and a quantity (``mu``, ``logvar``, ``std``, ``var``, ``logstd``, ``cov``,
 ``scale_tril``); the bare standard-normal names (``mu``, ``logvar``, ...) are
 the ``q`` side with a standard-normal prior.
 
->>> from elbo_check.validate._roles import parse_convention
+>>> from elbo_check._validate._roles import parse_convention
 >>> c = parse_convention("mu,logvar", "sum")
 >>> c.family, c.slots
 ('diag', (('q', 'mu'), ('q', 'logvar')))
@@ -15,9 +15,8 @@ the ``q`` side with a standard-normal prior.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from elbo_check.errors import ValidationError
@@ -133,37 +132,30 @@ def parse_convention(roles: str | Sequence[str], reduction: str) -> Convention:
     return Convention(names, slots, family, reduction)
 
 
-def _arities(fn: Callable[..., Any]) -> list[int]:
-    """Positional arities the function accepts, among 2 and 4."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
+def _arities(arity: tuple[int, int] | None) -> list[int]:
+    """Positional arities among 2 and 4 that a (required, accepted) signature allows."""
+    if arity is None:
         return [2, 4]
-    lo = hi = 0
-    for p in sig.parameters.values():
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            hi += 1
-            if p.default is p.empty:
-                lo += 1
-        elif p.kind == p.VAR_POSITIONAL:
-            hi = 99
+    lo, hi = arity
     found = [a for a in (2, 4) if lo <= a <= hi]
     return found or [2, 4]
 
 
 def auto_candidates(
-    fn: Callable[..., Any], roles: str | Sequence[str] | None
+    arity: tuple[int, int] | None, roles: str | Sequence[str] | None
 ) -> list[tuple[str, ...]]:
     """The role tuples ``--args auto`` tries, most common first.
 
-    >>> auto_candidates(lambda mu, logvar: 0.0, None)[:2]
+    ``arity`` is (required, accepted) positional arguments, None when unknown.
+
+    >>> auto_candidates((2, 2), None)[:2]
     [('mu', 'logvar'), ('mu', 'std')]
     """
     if roles is not None:
         return [parse_roles(roles)[0]]
     out: list[tuple[str, ...]] = []
-    for arity in _arities(fn):
-        if arity == 2:
+    for n_args in _arities(arity):
+        if n_args == 2:
             out += [("mu", s) for s in DIAG_SCALES]
             out += [("mu_q", f"{s}_q") for s in FULL_SCALES]
         else:

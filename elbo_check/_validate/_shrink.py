@@ -6,8 +6,8 @@ the failing batch), then the values (each entry replaced by the roundest
 number that still fails: 0, ±1, ±2, then the entry rounded).
 
 >>> import numpy as np
->>> from elbo_check.validate._roles import parse_convention
->>> from elbo_check.validate._shrink import shrink
+>>> from elbo_check._validate._roles import parse_convention
+>>> from elbo_check._validate._shrink import shrink
 >>> conv = parse_convention("mu,logvar", "none")
 >>> raw = {"mu": np.array([[0.3, -2.7]]), "logvar": np.array([[1.3, 0.4]])}
 >>> small = shrink(conv, raw, lambda r: bool(np.any(r["mu"] < -1)), "float64")
@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from elbo_check.validate._roles import Convention
+from elbo_check._validate._roles import Convention
 
 __all__ = ["shrink", "simplicity"]
 

@@ -8,7 +8,7 @@ reversed direction, clamping, precision loss, ...) and shrinks a
 counterexample to N = 1, D = 1 with round numbers where possible.
 
 >>> import numpy as np
->>> import elbo_check.validate as v
+>>> import elbo_check as v
 >>> def vae_kl(mu, logvar):
 ...     return -0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar))
 >>> v.validate(vae_kl, args="mu,logvar", reduction="sum", examples=50).ok
@@ -27,20 +27,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
-import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from elbo_check.errors import ValidationError
 
-#: the longest per-call timeout accepted (a week): beyond it no queue can wait
-_MAX_TIMEOUT = 7 * 24 * 3600.0
-
 __all__ = ["ValidationResult", "validate"]
-
-_DTYPES = ("float64", "float32")
-_BACKENDS = ("numpy", "torch", "jax")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +124,7 @@ def validate(
     examples: int = 1000,
     seed: int = 0,
     timeout: float = 10.0,
+    isolation: str = "process",
 ) -> ValidationResult:
     """Check a KL implementation against the reference KL(q‖p).
 
@@ -157,6 +150,13 @@ def validate(
         Seed of the random batches (the run is deterministic given it).
     timeout : float
         Seconds one call may take before the function is judged hung.
+    isolation : {"process", "thread"}
+        ``process`` (the default) runs ``fn`` in a worker process that a
+        timeout kills and whose crash is a verdict; ``fn`` must then be
+        picklable by name (a module-level function).  Lambdas, closures and
+        functions the worker cannot import run in a thread of this process
+        instead, as ``thread`` asks for: there a crash takes the caller down
+        and a call stuck in C code cannot be stopped.
 
     Returns
     -------
@@ -170,73 +170,15 @@ def validate(
     Examples
     --------
     >>> import numpy as np
-    >>> from elbo_check.validate import validate
+    >>> from elbo_check import validate
     >>> def kl(mu_q, std_q, mu_p, std_p):
     ...     return np.sum(np.log(std_p / std_q) + (std_q**2 + (mu_q - mu_p) ** 2) / (2 * std_p**2) - 0.5, axis=-1)
     >>> validate(kl, args="mu_q,std_q,mu_p,std_p", reduction="batch", examples=40).ok
     True
     """
-    from elbo_check.validate import _core
-    from elbo_check.validate._roles import REDUCTIONS, auto_candidates, parse_convention
-
     if not callable(fn):
         raise ValidationError(f"expected a callable KL function, got fn={fn!r}")
-    if backend not in _BACKENDS:
-        raise ValidationError(
-            f"unknown backend {backend!r}; expected one of {', '.join(_BACKENDS)}"
-        )
-    if dtype not in _DTYPES:
-        raise ValidationError(f"unsupported dtype {dtype!r}; expected float64 or float32")
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
-        raise ValidationError(f"examples must be a positive integer, got examples={examples!r}")
-    if not (
-        isinstance(timeout, (int, float))
-        and not isinstance(timeout, bool)
-        and 0 < timeout <= _MAX_TIMEOUT
-    ):
-        raise ValidationError(
-            f"timeout must be a positive, finite number of seconds (at most {_MAX_TIMEOUT:g}), "
-            f"got timeout={timeout!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValidationError(f"seed must be a non-negative integer, got seed={seed!r}")
-    from elbo_check.validate._runner import get_backend
+    from elbo_check._validate._api import Options, run_validation
 
-    get_backend(backend)  # fail early (exit 2) when the backend is missing
-    auto_args = isinstance(args, str) and args.strip() == "auto"
-    if reduction == "auto" or auto_args:
-        roles = None if auto_args else args
-        candidates = auto_candidates(fn, roles)
-        reductions = list(REDUCTIONS) if reduction == "auto" else [reduction]
-        if reduction != "auto":
-            parse_convention(candidates[0], reduction)  # validates the reduction
-        out = _core.run_auto(
-            fn, candidates, reductions, backend, dtype, examples, seed, float(timeout)
-        )
-    else:
-        conv = parse_convention(args, reduction)
-        out = _core.run(fn, conv, backend, dtype, examples, seed, float(timeout))
-    return ValidationResult(
-        ok=bool(out["ok"]),
-        diagnosis=out["diagnosis"],
-        counterexample=out["counterexample"],
-        max_rel_error=float(out["max_rel_error"]),
-        examples=int(out["examples"]),
-        convention=out["convention"],
-        warnings=list(out["warnings"]),
-        bug_class=out["bug_class"],
-    )
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``elbo_check.validate(...)`` work even after ``import elbo_check.validate``.
-
-    Importing the subpackage binds the *module* to ``elbo_check.validate``;
-    making the module callable keeps the public function name working.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> ValidationResult:
-        return validate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+    opts = Options.checked(args, reduction, backend, dtype, examples, seed, timeout, isolation)
+    return run_validation(opts, fn=fn)

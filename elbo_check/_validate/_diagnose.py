@@ -9,7 +9,7 @@ formula with a wrong reduction.  When no mutant explains the outputs, the
 pattern of failures is read: failures only at extreme inputs mean clamping;
 small errors everywhere mean precision loss; otherwise a generic message.
 
->>> from elbo_check.validate._diagnose import BUG_CLASSES
+>>> from elbo_check._validate._diagnose import BUG_CLASSES
 >>> "sign_flip" in BUG_CLASSES
 True
 """
@@ -21,9 +21,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from elbo_check.validate._layout import Layout
-from elbo_check.validate._reference import FullParts
-from elbo_check.validate._roles import DIAG_SCALES
+from elbo_check._validate._layout import Layout
+from elbo_check._validate._reference import FullParts
+from elbo_check._validate._roles import DIAG_SCALES
 
 __all__ = ["BUG_CLASSES", "Comparison", "Diagnosis", "Mutant", "compare", "diagnose", "mutants"]
 
