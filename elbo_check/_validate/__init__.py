@@ -124,6 +124,7 @@ def validate(
     examples: int = 1000,
     seed: int = 0,
     timeout: float = 10.0,
+    layout: str | None = None,
     isolation: str = "process",
 ) -> ValidationResult:
     """Check a KL implementation against the reference KL(q‖p).
@@ -150,6 +151,13 @@ def validate(
         Seed of the random batches (the run is deterministic given it).
     timeout : float
         Seconds one call may take before the function is judged hung.
+    layout : str, optional
+        The axes of every array argument, einops-style: ``"N C H W"`` (N the
+        batch axis, the others event axes the KL sums over), ``"D N"`` (batch
+        last).  The default is ``"N D"``; in auto mode, both ``"N D"`` and
+        ``"D N"`` are tried.  A role may override it in ``args``:
+        ``"mu_q,logvar_q:D,mu_p,logvar_p:D"`` passes one (D,) log-variance
+        shared by the whole batch.  Full covariance keeps (N, D) and (N, D, D).
     isolation : {"process", "thread"}
         ``process`` (the default) runs ``fn`` in a worker process that a
         timeout kills and whose crash is a verdict; ``fn`` must then be
@@ -180,5 +188,7 @@ def validate(
         raise ValidationError(f"expected a callable KL function, got fn={fn!r}")
     from elbo_check._validate._api import Options, run_validation
 
-    opts = Options.checked(args, reduction, backend, dtype, examples, seed, timeout, isolation)
+    opts = Options.checked(
+        args, reduction, backend, dtype, examples, seed, timeout, isolation, layout
+    )
     return run_validation(opts, fn=fn)

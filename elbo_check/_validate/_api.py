@@ -15,6 +15,7 @@ import importlib.util
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from elbo_check._validate._axes import AxisLayout
 from elbo_check._validate._types import BackendName, DtypeName, Reduction
 from elbo_check.errors import ValidationError
 
@@ -48,6 +49,7 @@ class Options:
     seed: int
     timeout: float
     isolation: str
+    layout: str | None = None
 
     @classmethod
     def checked(
@@ -60,6 +62,7 @@ class Options:
         seed: int,
         timeout: float,
         isolation: str,
+        layout: str | None = None,
     ) -> Options:
         """Check every option (raises a one-line :class:`ValidationError`)."""
         _one_of("backend", backend, [b.value for b in BackendName])
@@ -83,8 +86,12 @@ class Options:
             _one_of("reduction", reduction, [r.value for r in Reduction], " or auto")
         if backend != "numpy" and importlib.util.find_spec(backend) is None:
             raise ValidationError(f"--backend {backend} needs {backend}, which is not installed")
+        if layout is not None:
+            AxisLayout.parse(layout)  # a one-line error naming the bad layout
         roles = args if isinstance(args, str) else tuple(str(a) for a in args)
-        return cls(roles, reduction, backend, dtype, examples, seed, float(timeout), isolation)
+        return cls(
+            roles, reduction, backend, dtype, examples, seed, float(timeout), isolation, layout
+        )
 
     @property
     def auto_args(self) -> bool:
@@ -104,7 +111,9 @@ def run_validation(
     from elbo_check._validate._worker import arity
 
     if not opts.auto_args:
-        conv = parse_convention(opts.args, "none" if opts.reduction == "auto" else opts.reduction)
+        conv = parse_convention(
+            opts.args, "none" if opts.reduction == "auto" else opts.reduction, opts.layout
+        )
     runner = open_runner(fn, opts.backend, opts.isolation, target)
     try:
         if opts.reduction == "auto" or opts.auto_args:

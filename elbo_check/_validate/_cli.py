@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from elbo_check._validate._target import is_file_target, load_target, split_target
+from elbo_check._validate._types import BackendName, DtypeName
 from elbo_check.errors import ValidationError
 
 __all__ = ["add_arguments", "load_target", "run"]
@@ -47,8 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="R",
         help="none, batch, sum, batchmean, mean (as in gaussian_kl), or auto",
     )
-    parser.add_argument("--backend", default="numpy", choices=["numpy", "torch", "jax"])
-    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    parser.add_argument(
+        "--layout",
+        default=None,
+        metavar="AXES",
+        help='axes of every array argument, e.g. "N C H W" (N: batch; the others are summed over) '
+        'or "D N"; default "N D" (auto mode also tries "D N"); a role may override it: '
+        "--args mu,logvar:D",
+    )
+    parser.add_argument("--backend", default="numpy", choices=[b.value for b in BackendName])
+    parser.add_argument("--dtype", default="float64", choices=[d.value for d in DtypeName])
     parser.add_argument(
         "--examples",
         type=int,
@@ -81,7 +90,15 @@ def run(ns: argparse.Namespace) -> int:
     if is_file_target(where) and not Path(where).is_file():
         raise ValidationError(f"cannot load target {ns.target!r}: no such file {where!r}")
     opts = Options.checked(
-        ns.roles, ns.reduction, ns.backend, ns.dtype, ns.examples, ns.seed, ns.timeout, "process"
+        ns.roles,
+        ns.reduction,
+        ns.backend,
+        ns.dtype,
+        ns.examples,
+        ns.seed,
+        ns.timeout,
+        "process",
+        ns.layout,
     )
     result = run_validation(opts, target=(where, attr))
     if ns.format == "json":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -71,6 +72,8 @@ class Session:
         self.printed_head = ""
         self.py_warnings: list[str] = []
         self.hung = False
+        #: event sizes used when a call gives none (set to the batch being shrunk)
+        self.event: tuple[int, ...] = ()
 
     @contextlib.contextmanager
     def capturing(self) -> Iterator[None]:
@@ -81,12 +84,28 @@ class Session:
         with contextlib.redirect_stdout(self.printed), contextlib.redirect_stderr(self.printed):
             yield
 
-    def call(self, raw: dict[str, np.ndarray]) -> Call:
-        """Call the function on raw role arrays and read the result."""
-        arrays = tuple(raw[r] for r in self.conv.roles)
-        first = arrays[self.conv.slots.index(("q", "mu"))]
-        limit = SIZE_FACTOR * int(first.size) + 64
+    def arrays(
+        self, raw: dict[str, np.ndarray], event: tuple[int, ...] = ()
+    ) -> tuple[np.ndarray, ...]:
+        """The role arrays as the function receives them (in their layouts)."""
+        conv = self.conv
+        if conv.family == "full" or (conv.layout.is_default and not conv.role_layouts):
+            return tuple(raw[r] for r in conv.roles)
+        d = raw[conv.roles[conv.slots.index(("q", "mu"))]].shape[1]
+        event = event if int(np.prod(event or (0,))) == d else conv.layout.event_shape(d)
+        return tuple(conv.layout_of(r).to_function(raw[r], conv.layout, event) for r in conv.roles)
+
+    def call(self, raw: dict[str, np.ndarray], event: tuple[int, ...] = ()) -> Call:
+        """Call the function on raw (N, D) role arrays and read the result back into (N, D)."""
+        conv = self.conv
+        event = event or self.event
+        arrays = self.arrays(raw, event)
+        n, d = raw[conv.roles[conv.slots.index(("q", "mu"))]].shape[:2]
+        limit = SIZE_FACTOR * n * d + 64
         outcome = self.runner.call(arrays, self.conv.roles, limit, self.timeout)
+        if outcome.value is not None and not conv.layout.is_default and conv.family == "diag":
+            event = event if int(np.prod(event or (0,))) == d else conv.layout.event_shape(d)
+            outcome.value = conv.layout.from_function(outcome.value, n, event)
         for w in outcome.warnings:
             if w not in self.py_warnings:
                 self.py_warnings.append(w)
@@ -115,6 +134,30 @@ class Session:
         head = " ".join((self.printed_head or text).split())
         shown = head[:120] + ("…" if len(head) > 120 else "")
         return f"the function printed {count} characters (captured; it began: {shown!r})"
+
+
+_AXIS_WORDS = re.compile(
+    r"IndexError|AxisError|axis|dimension|dim |out of range|out of bounds|broadcast|shape|size of tensor|must match",
+    re.IGNORECASE,
+)
+
+
+def looks_like_axis_error(message: str) -> bool:
+    """True when an exception's text reads like an axis or shape error.
+
+    >>> looks_like_axis_error("AxisError: axis 2 is out of bounds for array of dimension 2")
+    True
+    """
+    return bool(_AXIS_WORDS.search(message))
+
+
+def layout_hint(conv: Convention) -> str:
+    """The hint to pass ``--layout`` after an axis error."""
+    return (
+        f'hint: the arrays were passed in the layout "{conv.layout.text}"; for another one, pass '
+        '--layout (e.g. --layout "N C H W" or --layout "D N"; --args mu,logvar:D for a '
+        "parameter shared by the batch)"
+    )
 
 
 def _judge_eps(dtype: str, dtypes: set[str], warnings: list[str]) -> float:
@@ -184,6 +227,7 @@ def _counterexample(
 ) -> dict[str, Any]:
     conv = session.conv
     raw = batch.raw
+    session.event = batch.event
     if kind not in ("timeout", "crashed"):
         raw = shrink(conv, raw, _fails_like(session, kind, eps, variant), dtype, hint=hint)
     mu = raw[conv.roles[conv.slots.index(("q", "mu"))]]
@@ -204,7 +248,10 @@ def _counterexample(
         "args": list(conv.roles),
         "reduction": conv.reduction,
         "shape": list(mu.shape),
-        "inputs": {role: _pyval(raw[role]) for role in conv.roles},
+        "inputs": {
+            role: _pyval(arr)
+            for role, arr in zip(conv.roles, session.arrays(raw, session.event), strict=True)
+        },
         "expected": expected,
         "returned": returned,
         "error": error,
@@ -247,7 +294,7 @@ def _result(
 def _call_all(session: Session, batches: list[Batch]) -> tuple[list[Call], int | None]:
     calls: list[Call] = []
     for k, b in enumerate(batches):
-        c = session.call(b.raw)
+        c = session.call(b.raw, b.event)
         calls.append(c)
         if c.kind is not None:
             return calls, k
@@ -302,7 +349,10 @@ def _run(
         }[kind]
         cex = _counterexample(session, batches[bad], kind, _EPS[dtype], dtype, None)
         seen = sum(b.shape[0] for b in batches[: bad + 1])
-        return _result(False, conv, "", dtype, seen, Diagnosis(bug, c.message or kind), cex)
+        message = c.message or kind
+        if kind == "raised" and looks_like_axis_error(message):
+            message += f"; {layout_hint(conv)}"
+        return _result(False, conv, "", dtype, seen, Diagnosis(bug, message), cex)
     outputs = [c.output for c in calls if c.output is not None]
     for c in calls:
         for note in c.notes:

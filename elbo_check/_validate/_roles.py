@@ -19,6 +19,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from elbo_check._validate._axes import DEFAULT, AxisLayout, split_role_layouts
 from elbo_check.errors import ValidationError
 
 __all__ = [
@@ -50,6 +51,16 @@ class Convention:
     slots: tuple[Slot, ...]
     family: str  # "diag" or "full"
     reduction: str
+    layout: AxisLayout = DEFAULT
+    role_layouts: tuple[tuple[str, AxisLayout], ...] = ()
+
+    def layout_of(self, role: str) -> AxisLayout:
+        """The layout of ``role``'s array: its override, or the main layout."""
+        return dict(self.role_layouts).get(role, self.layout)
+
+    def broadcast(self, role: str) -> bool:
+        """True when ``role`` is one array shared by every row (no N axis)."""
+        return self.layout_of(role).broadcast
 
     @property
     def has_prior_mean(self) -> bool:
@@ -71,8 +82,28 @@ class Convention:
         return self.reduction
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form: roles and reduction."""
-        return {"args": list(self.roles), "reduction": self.reduction, "family": self.family}
+        """The JSON form: roles, reduction, family and layout."""
+        return {
+            "args": list(self.roles),
+            "reduction": self.reduction,
+            "family": self.family,
+            "layout": self.layout.text,
+            "role_layouts": {r: lay.text for r, lay in self.role_layouts},
+        }
+
+    @property
+    def args_text(self) -> str:
+        """The ``--args`` value that gives this convention (overrides included)."""
+        over = dict(self.role_layouts)
+        return ",".join(r + (f":{over[r].text}" if r in over else "") for r in self.roles)
+
+    @property
+    def flags(self) -> str:
+        """The CLI flags that give this convention."""
+        text = f"--args {self.args_text} --reduction {self.reduction}"
+        if self.layout != DEFAULT:
+            text += f' --layout "{self.layout.text}"'
+        return text
 
 
 def parse_roles(roles: str | Sequence[str]) -> tuple[tuple[str, ...], tuple[Slot, ...], str]:
@@ -122,14 +153,36 @@ def parse_roles(roles: str | Sequence[str]) -> tuple[tuple[str, ...], tuple[Slot
     return names, tuple(slots), family
 
 
-def parse_convention(roles: str | Sequence[str], reduction: str) -> Convention:
-    """Build a :class:`Convention` from ``--args`` and ``--reduction``."""
+def parse_convention(
+    roles: str | Sequence[str], reduction: str, layout: str | None = None
+) -> Convention:
+    """Build a :class:`Convention` from ``--args``, ``--reduction`` and ``--layout``.
+
+    >>> c = parse_convention("mu,logvar:D", "batch", "N D")
+    >>> c.flags
+    '--args mu,logvar:D --reduction batch'
+    """
+    text = roles if isinstance(roles, str) else ",".join(str(r) for r in roles)
+    roles, overrides = split_role_layouts(text)
     names, slots, family = parse_roles(roles)
     if reduction not in REDUCTIONS:
         raise ValidationError(
             f"unknown reduction {reduction!r}; expected one of {', '.join(REDUCTIONS)} or auto"
         )
-    return Convention(names, slots, family, reduction)
+    main = DEFAULT if layout is None else AxisLayout.parse(layout)
+    per_role = []
+    for role, text in overrides.items():
+        if role not in names:
+            raise ValidationError(f"a layout is given for {role!r}, which is not in --args")
+        lay = AxisLayout.parse(text, main=False)
+        lay.check_role(main, role)
+        per_role.append((role, lay))
+    if family == "full" and (main != DEFAULT or per_role):
+        raise ValidationError(
+            f"--layout {main.text!r} and per-role layouts apply to diagonal Gaussians only; "
+            "full covariance keeps (N, D) means and (N, D, D) matrices"
+        )
+    return Convention(names, slots, family, reduction, main, tuple(per_role))
 
 
 def _arities(arity: tuple[int, int] | None) -> list[int]:
@@ -152,7 +205,9 @@ def auto_candidates(
     [('mu', 'logvar'), ('mu', 'std')]
     """
     if roles is not None:
-        return [parse_roles(roles)[0]]
+        text = roles if isinstance(roles, str) else ",".join(roles)
+        parse_roles(split_role_layouts(text)[0])  # a bad role is a usage error
+        return [tuple(r.strip() for r in text.split(","))]
     out: list[tuple[str, ...]] = []
     for n_args in _arities(arity):
         if n_args == 2:

@@ -141,12 +141,17 @@ def shrink(
         idx_list = list(np.ndindex(arr.shape))
         if arr.ndim == 3:
             idx_list = [i for i in idx_list if i[1] >= i[2]]
+        shared = conv.broadcast(role)  # one row shared by all rows: change whole columns
+        if shared:
+            idx_list = [i for i in idx_list if i[0] == 0]
         for idx in idx_list:
             x = float(best[role][idx])
             positive = quantity in ("std", "var") or (arr.ndim == 3 and idx[1] == idx[2])
             for c in _candidates(x, positive):
                 new = best[role].copy()
                 new[idx] = np_dtype.type(c)
+                if shared:
+                    new[:, idx[1]] = np_dtype.type(c)
                 if quantity == "cov":
                     new[idx[0], idx[2], idx[1]] = np_dtype.type(c)
                 candidate = {**best, role: new}
