@@ -24,94 +24,18 @@ True
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from elbo_check._validate._result import (
+    ConventionInfo,
+    Counterexample,
+    ValidationResult,
+)
+from elbo_check._validate._types import BugClass
 from elbo_check.errors import ValidationError
 
-__all__ = ["ValidationResult", "validate"]
-
-
-@dataclasses.dataclass(frozen=True)
-class ValidationResult:
-    """The verdict on one KL implementation.
-
-    Attributes
-    ----------
-    ok : bool
-        True when the function matches the reference within tolerance on every example.
-    diagnosis : str or None
-        The named bug, in words (None when ``ok``).
-    counterexample : dict or None
-        A small failing input: ``inputs`` (role -> nested lists), ``shape``,
-        ``expected`` (40-digit mpmath reference), ``returned`` and ``error``.
-    max_rel_error : float
-        Largest relative error seen (nan when nothing could be compared).
-    examples : int
-        Number of (q, p) pairs (rows of the input batches) checked.
-    convention : dict
-        ``args``, ``reduction``, ``family``, ``backend`` and ``dtype`` used
-        (the inferred ones for ``auto``).
-    warnings : list of str
-        Non-fatal findings: cancellation near q ≈ p, a different dtype
-        returned, printing, a list returned, ...
-    bug_class : str or None
-        A stable identifier of the bug class (``sign_flip``, ``wrong_reduction``, ...).
-    """
-
-    ok: bool
-    diagnosis: str | None
-    counterexample: dict[str, Any] | None
-    max_rel_error: float
-    examples: int
-    convention: dict[str, Any]
-    warnings: list[str]
-    bug_class: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form (non-finite floats become None).
-
-        >>> ValidationResult(True, None, None, 0.0, 3, {}, []).to_dict()["ok"]
-        True
-        """
-        d = dataclasses.asdict(self)
-        d["max_rel_error"] = _finite(self.max_rel_error)
-        return d
-
-    def to_json(self) -> str:
-        """The result as a JSON string (the CLI's ``--format json``)."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
-
-    def report(self) -> str:
-        """A human-readable report (the CLI's ``--format text``)."""
-        conv = self.convention
-        head = (
-            f"{'OK' if self.ok else 'WRONG'}: args={','.join(conv.get('args', []))} "
-            f"reduction={conv.get('reduction')} backend={conv.get('backend')} dtype={conv.get('dtype')}"
-        )
-        lines = [head]
-        if self.diagnosis:
-            lines.append(f"diagnosis: {self.diagnosis}")
-        cex = self.counterexample
-        if cex:
-            inputs = ", ".join(f"{k}={v}" for k, v in cex["inputs"].items())
-            lines.append(f"counterexample: {inputs}")
-            lines.append(f"  expected: {cex['expected']}")
-            lines.append(f"  returned: {cex['returned'] if cex['error'] is None else cex['error']}")
-        err = "nan" if math.isnan(self.max_rel_error) else f"{self.max_rel_error:.3g}"
-        lines.append(f"max relative error: {err} over {self.examples} examples")
-        lines += [f"warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.report()
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
+__all__ = ["BugClass", "ConventionInfo", "Counterexample", "ValidationResult", "validate"]
 
 
 def validate(

@@ -20,7 +20,7 @@ from elbo_check._validate._types import BackendName, DtypeName, Reduction
 from elbo_check.errors import ValidationError
 
 if TYPE_CHECKING:
-    from elbo_check._validate import ValidationResult
+    from elbo_check._validate._result import ValidationResult
 
 __all__ = ["MAX_TIMEOUT", "Options", "run_validation"]
 
@@ -105,8 +105,9 @@ def run_validation(
     target: tuple[str, str] | None = None,
 ) -> ValidationResult:
     """Validate a callable (``fn``) or a CLI target (``(where, attr)``)."""
-    from elbo_check._validate import ValidationResult, _core
-    from elbo_check._validate._roles import REDUCTIONS, auto_candidates, parse_convention
+    from elbo_check._validate import _core
+    from elbo_check._validate._auto import run_auto
+    from elbo_check._validate._roles import parse_convention
     from elbo_check._validate._runner import open_runner
     from elbo_check._validate._worker import arity
 
@@ -118,12 +119,13 @@ def run_validation(
     try:
         if opts.reduction == "auto" or opts.auto_args:
             sig = arity(fn) if fn is not None else getattr(runner, "signature", None)
-            candidates = auto_candidates(sig, None if opts.auto_args else opts.args)
-            reductions = list(REDUCTIONS) if opts.reduction == "auto" else [opts.reduction]
-            out = _core.run_auto(
+            roles = None if opts.auto_args else opts.args
+            result = run_auto(
                 runner,
-                candidates,
-                reductions,
+                sig,
+                roles if roles is None or isinstance(roles, str) else ",".join(roles),
+                [opts.reduction],
+                opts.layout,
                 opts.backend,
                 opts.dtype,
                 opts.examples,
@@ -131,19 +133,11 @@ def run_validation(
                 opts.timeout,
             )
         else:
-            out = _core.run(
+            result = _core.run(
                 runner, conv, opts.backend, opts.dtype, opts.examples, opts.seed, opts.timeout
             )
     finally:
         runner.close()
-    out["convention"]["isolation"] = runner.kind
-    return ValidationResult(
-        ok=bool(out["ok"]),
-        diagnosis=out["diagnosis"],
-        counterexample=out["counterexample"],
-        max_rel_error=float(out["max_rel_error"]),
-        examples=int(out["examples"]),
-        convention=out["convention"],
-        warnings=list(out["warnings"]),
-        bug_class=out["bug_class"],
+    return dataclasses.replace(
+        result, convention=dataclasses.replace(result.convention, isolation=runner.kind)
     )

@@ -16,9 +16,9 @@ needs them, in the process that calls the function.
 >>> import numpy as np
 >>> out = execute(lambda x: x.sum(-1), "numpy", (np.ones((2, 3)),), ("mu",), limit=100)
 >>> out.status, out.value.tolist()
-(<CallStatus.OK: 'ok'>, [3.0, 3.0])
+('ok', [3.0, 3.0])
 >>> execute(lambda x: np.zeros(10**6), "numpy", (np.ones((2, 3)),), ("mu",), limit=100).status
-<CallStatus.TOO_LARGE: 'too_large'>
+'too_large'
 """
 
 from __future__ import annotations

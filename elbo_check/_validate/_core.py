@@ -5,7 +5,7 @@
 >>> from elbo_check._validate._roles import parse_convention
 >>> from elbo_check._validate._runner import ThreadRunner
 >>> runner = ThreadRunner(lambda mu, logvar: -0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar)), "numpy")
->>> run(runner, parse_convention("mu,logvar", "sum"), "numpy", "float64", 40, 0, 5.0)["ok"]
+>>> run(runner, parse_convention("mu,logvar", "sum"), "numpy", "float64", 40, 0, 5.0).ok
 True
 >>> runner.close()
 """
@@ -24,13 +24,14 @@ import numpy as np
 from elbo_check._validate._diagnose import Comparison, Diagnosis, compare, diagnose
 from elbo_check._validate._layout import Layout
 from elbo_check._validate._reference import expected_mp
+from elbo_check._validate._result import ConventionInfo, Counterexample, ValidationResult
 from elbo_check._validate._roles import Convention
 from elbo_check._validate._runner import Runner
-from elbo_check._validate._search import Batch, canon_from_raw, plan, probe_plan
+from elbo_check._validate._search import Batch, canon_from_raw, plan
 from elbo_check._validate._shrink import shrink
-from elbo_check._validate._types import CallStatus
+from elbo_check._validate._types import BugClass, CallStatus
 
-__all__ = ["Session", "run", "run_auto"]
+__all__ = ["Session", "convention_info", "layout_hint", "looks_like_axis_error", "run"]
 
 _EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps)}
 _LOW = ("float16", "bfloat16", "int8", "uint8", "int16")
@@ -224,7 +225,7 @@ def _counterexample(
     dtype: str,
     hint: tuple[int, int] | None,
     variant: str | None = None,
-) -> dict[str, Any]:
+) -> Counterexample:
     conv = session.conv
     raw = batch.raw
     session.event = batch.event
@@ -244,18 +245,18 @@ def _counterexample(
         if call.output is not None:
             returned = _pyval(call.output)
         error = call.message
-    return {
-        "args": list(conv.roles),
-        "reduction": conv.reduction,
-        "shape": list(mu.shape),
-        "inputs": {
+    return Counterexample(
+        args=list(conv.roles),
+        reduction=conv.reduction,
+        shape=[int(x) for x in mu.shape],
+        inputs={
             role: _pyval(arr)
             for role, arr in zip(conv.roles, session.arrays(raw, session.event), strict=True)
         },
-        "expected": expected,
-        "returned": returned,
-        "error": error,
-    }
+        expected=expected,
+        returned=returned,
+        error=error,
+    )
 
 
 def _describe_unit(layout: Layout, unit: int) -> str:
@@ -268,6 +269,19 @@ def _describe_unit(layout: Layout, unit: int) -> str:
     return f"a {b.label} batch of shape (N, D) = {b.shape}"
 
 
+def convention_info(conv: Convention, backend: str, dtype: str) -> ConventionInfo:
+    """The typed, JSON-ready form of a convention."""
+    return ConventionInfo(
+        args=list(conv.roles),
+        reduction=conv.reduction,
+        family=conv.family,
+        layout=conv.layout.text,
+        role_layouts={r: lay.text for r, lay in conv.role_layouts},
+        backend=backend,
+        dtype=dtype,
+    )
+
+
 def _result(
     ok: bool,
     conv: Convention,
@@ -275,20 +289,20 @@ def _result(
     dtype: str,
     examples: int,
     diagnosis: Diagnosis | None = None,
-    counterexample: dict[str, Any] | None = None,
+    counterexample: Counterexample | None = None,
     max_rel: float = float("nan"),
     warnings: list[str] | None = None,
-) -> dict[str, Any]:
-    return {
-        "ok": ok,
-        "diagnosis": diagnosis.message if diagnosis else None,
-        "bug_class": diagnosis.bug_class if diagnosis else None,
-        "counterexample": counterexample,
-        "max_rel_error": max_rel,
-        "examples": examples,
-        "convention": {**conv.as_dict(), "backend": backend, "dtype": dtype},
-        "warnings": warnings or [],
-    }
+) -> ValidationResult:
+    return ValidationResult(
+        ok=ok,
+        diagnosis=diagnosis.message if diagnosis else None,
+        counterexample=counterexample,
+        max_rel_error=float(max_rel),
+        examples=int(examples),
+        convention=convention_info(conv, backend, dtype),
+        warnings=list(warnings or []),
+        bug_class=diagnosis.bug_class if diagnosis else None,
+    )
 
 
 def _call_all(session: Session, batches: list[Batch]) -> tuple[list[Call], int | None]:
@@ -310,8 +324,8 @@ def run(
     seed: int,
     timeout: float,
     batches: list[Batch] | None = None,
-) -> dict[str, Any]:
-    """Validate the runner's function under one convention; returns the result as a dict."""
+) -> ValidationResult:
+    """Validate the runner's function under one convention."""
     if batches is None:
         batches = plan(conv, examples, np.random.default_rng(seed), dtype)
     layout = Layout(conv, batches)
@@ -323,16 +337,14 @@ def run(
     if printed:
         warnings.append(printed)
     warnings += [f"the function warned: {w}" for w in session.py_warnings[:3]]
-    return {
-        **out,
-        "warnings": warnings,
-        "convention": {**conv.as_dict(), "backend": backend, "dtype": dtype},
-    }
+    return dataclasses.replace(
+        out, warnings=warnings, convention=convention_info(conv, backend, dtype)
+    )
 
 
 def _run(
     session: Session, layout: Layout, batches: list[Batch], dtype: str, warnings: list[str]
-) -> dict[str, Any]:
+) -> ValidationResult:
     conv = session.conv
     n_rows = layout.n_rows
     calls, bad = _call_all(session, batches)
@@ -340,12 +352,12 @@ def _run(
         c = calls[bad]
         kind = c.kind or "raised"
         bug = {
-            "raised": "raises",
-            "timeout": "timeout",
-            "crashed": "crashed",
-            "bad_return": "bad_return",
-            "too_large": "wrong_shape",
-            "mutation": "mutates_inputs",
+            "raised": BugClass.RAISES,
+            "timeout": BugClass.TIMEOUT,
+            "crashed": BugClass.CRASHED,
+            "bad_return": BugClass.BAD_RETURN,
+            "too_large": BugClass.WRONG_SHAPE,
+            "mutation": BugClass.MUTATES_INPUTS,
         }[kind]
         cex = _counterexample(session, batches[bad], kind, _EPS[dtype], dtype, None)
         seen = sum(b.shape[0] for b in batches[: bad + 1])
@@ -362,7 +374,7 @@ def _run(
     obs = layout.flatten(outputs, layout.declared)
     if obs is None:
         diag = diagnose(layout, outputs, None, eps, dtype)
-        if diag.variant is not None and diag.bug_class != "wrong_reduction":
+        if diag.variant is not None and diag.bug_class != BugClass.WRONG_REDUCTION:
             # a wrong formula behind the wrong shape: show the formula bug, read
             # the outputs with the reduction the function actually performs
             alt = layout.flatten(outputs, diag.variant)
@@ -395,7 +407,7 @@ def _value_counterexample(
     eps: float,
     dtype: str,
     variant: str | None = None,
-) -> dict[str, Any]:
+) -> Counterexample:
     name = layout.declared if variant is None else variant
     v = layout.variant(name)
     failing = np.flatnonzero(cmp.fail)
@@ -432,102 +444,6 @@ def _instability_warning(layout: Layout, cmp: Comparison, warnings: list[str]) -
             f"{_describe_unit(layout, unit)} (within the allowed rounding error: the textbook "
             "formula cancels there)"
         )
-
-
-def run_auto(
-    runner: Runner,
-    role_candidates: list[tuple[str, ...]],
-    reductions: list[str],
-    backend: str,
-    dtype: str,
-    examples: int,
-    seed: int,
-    timeout: float,
-) -> dict[str, Any]:
-    """Try every convention on a few probe batches, then validate the one that matches."""
-    from elbo_check._validate._roles import parse_convention
-
-    matches: list[Convention] = []
-    closest: tuple[float, float, Convention] | None = None
-    first_error: str | None = None
-    first_kind: str | None = None
-    for roles in role_candidates:
-        base = parse_convention(roles, "none")
-        batches = probe_plan(base, np.random.default_rng(seed), dtype)
-        session = Session(runner, base, timeout)
-        with session.capturing():
-            calls, bad = _call_all(session, batches)
-        if bad is not None:
-            first_error = first_error or calls[bad].message
-            first_kind = first_kind or calls[bad].kind
-            if calls[bad].kind == "timeout":
-                break
-            continue
-        outputs = [c.output for c in calls if c.output is not None]
-        layout = Layout(base, batches)
-        tried = set()
-        for red in reductions:
-            conv = dataclasses.replace(base, reduction=red)
-            if conv.effective_reduction in tried:
-                continue
-            tried.add(conv.effective_reduction)
-            obs = layout.flatten(outputs, conv.effective_reduction)
-            if obs is None:
-                continue
-            cmp = compare(_with(layout, conv), obs, _EPS[dtype])
-            if cmp.ok:
-                matches.append(conv)
-                continue
-            with np.errstate(all="ignore"):
-                score = (
-                    float(np.mean(cmp.fail)),
-                    float(np.nanmedian(np.where(np.isfinite(cmp.rel), cmp.rel, np.inf))),
-                )
-            if closest is None or score < closest[:2]:
-                closest = (score[0], score[1], conv)
-    if matches:
-        failed: dict[str, Any] | None = None
-        for conv in matches:
-            res = run(runner, conv, backend, dtype, examples, seed, timeout)
-            if res["ok"]:
-                others = [m for m in matches if m is not conv]
-                if others:
-                    res["warnings"].append(
-                        "other conventions also fit the probe inputs: "
-                        + "; ".join(
-                            f"--args {','.join(m.roles)} --reduction {m.reduction}" for m in others
-                        )
-                    )
-                return res
-            failed = failed or res
-        assert failed is not None
-        conv_text = f"--args {','.join(failed['convention']['args'])} --reduction {failed['convention']['reduction']}"
-        failed["diagnosis"] = (
-            f"the convention {conv_text} fits simple inputs, but: {failed['diagnosis']}"
-        )
-        return failed
-    if closest is not None:
-        conv = closest[2]
-        res = run(runner, conv, backend, dtype, examples, seed, timeout)
-        conv_text = f"--args {','.join(conv.roles)} --reduction {conv.reduction}"
-        if res["ok"]:  # fits on the full run though not on the probes: say so, but pass
-            res["warnings"].append("the convention was found only on the full run")
-            return res
-        res["diagnosis"] = f"no convention matches; the closest is {conv_text}: {res['diagnosis']}"
-        return res
-    conv = parse_convention(role_candidates[0], reductions[0])
-    return _result(
-        False,
-        conv,
-        backend,
-        dtype,
-        0,
-        Diagnosis(
-            "timeout" if first_kind == "timeout" else "raises",
-            f"no convention matches: every candidate call failed (first: {first_error})",
-        ),
-        None,
-    ) | {"convention": {**conv.as_dict(), "backend": backend, "dtype": dtype}}
 
 
 def _with(layout: Layout, conv: Convention) -> Layout:

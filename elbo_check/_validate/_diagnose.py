@@ -24,36 +24,21 @@ import numpy as np
 from elbo_check._validate._layout import Layout
 from elbo_check._validate._reference import FullParts
 from elbo_check._validate._roles import DIAG_SCALES
+from elbo_check._validate._types import BugClass
 
-__all__ = ["BUG_CLASSES", "Comparison", "Diagnosis", "Mutant", "compare", "diagnose", "mutants"]
+__all__ = [
+    "BUG_CLASSES",
+    "Comparison",
+    "Diagnosis",
+    "Mutant",
+    "compare",
+    "diagnose",
+    "match_mutants",
+    "mutants",
+]
 
-BUG_CLASSES = (
-    "sign_flip",
-    "missing_half",
-    "missing_constant",
-    "plus_mu_squared",
-    "missing_mean_term",
-    "log_term_sign",
-    "scale_confusion",
-    "wrong_reduction",
-    "reversed_kl",
-    "ignored_prior_mean",
-    "ignored_prior_variance",
-    "ignored_prior",
-    "swapped_trace",
-    "logdet_without_half",
-    "transposed_matrix",
-    "inverted_matrix",
-    "clamping",
-    "precision_loss",
-    "nan_or_inf",
-    "wrong_shape",
-    "raises",
-    "timeout",
-    "bad_return",
-    "mutates_inputs",
-    "wrong_value",
-)
+#: every bug class, in the order of :class:`BugClass` (the JSON's stable strings)
+BUG_CLASSES = tuple(b.value for b in BugClass)
 
 
 @dataclasses.dataclass
@@ -61,7 +46,7 @@ class Mutant:
     """A wrong formula: elementwise prediction (and validity) from the layout."""
 
     key: str
-    bug_class: str
+    bug_class: BugClass
     message: str
     predict: Callable[[Layout], tuple[np.ndarray, np.ndarray]]
 
@@ -70,7 +55,7 @@ class Mutant:
 class Diagnosis:
     """The named bug: its class and a one-paragraph explanation."""
 
-    bug_class: str
+    bug_class: BugClass
     message: str
     #: the reduction variant under which the named formula explains the outputs,
     #: when it is not the declared one (a formula bug and a reduction bug at once)
@@ -176,67 +161,67 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
     out = [
         Mutant(
             "sign_flip",
-            "sign_flip",
+            BugClass.SIGN_FLIP,
             "sign flip: the function returns −KL(q‖p) (e.g. the VAE line without its leading minus)",
             _diag(lambda a, b, c, d: -_k(a, b, c, d)),
         ),
         Mutant(
             "missing_half",
-            "missing_half",
+            BugClass.MISSING_HALF,
             "missing ½: the function returns 2·KL(q‖p)",
             _diag(lambda a, b, c, d: 2 * _k(a, b, c, d)),
         ),
         Mutant(
             "sign_flip_half",
-            "sign_flip",
+            BugClass.SIGN_FLIP,
             "sign flip and missing ½: the function returns −2·KL(q‖p) (e.g. sum(1 + logvar − mu² − exp(logvar)) without the −0.5)",
             _diag(lambda a, b, c, d: -2 * _k(a, b, c, d)),
         ),
         Mutant(
             "missing_constant",
-            "missing_constant",
+            BugClass.MISSING_CONSTANT,
             "missing constant: the −1 in the sum is missing, so KL(p‖p) = ½ per dimension instead of 0",
             _diag(lambda a, b, c, d: _k(a, b, c, d) + 0.5),
         ),
         Mutant(
             "plus_mu2",
-            "plus_mu_squared",
+            BugClass.PLUS_MU_SQUARED,
             "+mu² instead of −mu²: the mean term (μq − μp)²/σp² enters with the wrong sign",
             _diag(lambda a, b, c, d: _k(a, b, c, d) - (a - c) ** 2 * np.exp(-d)),
         ),
         Mutant(
             "no_mu",
-            "missing_mean_term",
+            BugClass.MISSING_MEAN_TERM,
             "missing mean term: (μq − μp)²/σp² is left out",
             _diag(lambda a, b, c, d: _k(a, b, c, d) - 0.5 * (a - c) ** 2 * np.exp(-d)),
         ),
         Mutant(
             "log_sign",
-            "log_term_sign",
+            BugClass.LOG_TERM_SIGN,
             "wrong sign of the log term: +log σq² where −log σq² is needed (log(σp²/σq²) is inverted)",
             _diag(lambda a, b, c, d: _k(a, b, c, d) - (d - b)),
         ),
         Mutant(
             "reversed",
-            "reversed_kl",
+            BugClass.REVERSED_KL,
             "reversed direction: the function computes KL(p‖q) instead of KL(q‖p)",
             _diag(lambda a, b, c, d: _k(c, d, a, b)),
         ),
         Mutant(
             "log_half",
-            "scale_confusion",
+            BugClass.SCALE_CONFUSION,
             "std/var confusion: the log term uses log σ where log σ² is needed (half the log-variance)",
             _diag(lambda a, b, c, d: _k(a, b, c, d) - 0.25 * (d - b)),
         ),
         Mutant(
             "var_as_std",
-            "scale_confusion",
+            BugClass.SCALE_CONFUSION,
             "std/var confusion: the variance term uses σ where σ² is needed (e.g. exp(0.5·logvar) in place of exp(logvar))",
             _diag(lambda a, b, c, d: _k(a, b, c, d) + 0.5 * (np.exp((b - d) / 2) - np.exp(b - d))),
         ),
         Mutant(
             "var_squared",
-            "scale_confusion",
+            BugClass.SCALE_CONFUSION,
             "std/var confusion: the variance term uses σ⁴ where σ² is needed (e.g. exp(logvar)² or var² in place of var)",
             _diag(lambda a, b, c, d: _k(a, b, c, d) + 0.5 * (np.exp(2 * (b - d)) - np.exp(b - d))),
         ),
@@ -254,7 +239,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
                 out.append(
                     Mutant(
                         f"role_{side}_{alt}{'_sq' if sq else ''}",
-                        "scale_confusion",
+                        BugClass.SCALE_CONFUSION,
                         f"std/var/logvar/logstd confusion: the argument passed as {name!r} ({_SCALE_WORDS[given]}) is used as if it held {alt} ({_SCALE_WORDS[alt]})",
                         _role_confusion(side, given, alt, sq),
                     )
@@ -263,7 +248,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "ignore_mu_p",
-                "ignored_prior_mean",
+                BugClass.IGNORED_PRIOR_MEAN,
                 "ignored prior mean: μp is treated as 0",
                 _diag(lambda a, b, c, d: _k(a, b, 0.0 * c, d)),
             )
@@ -272,7 +257,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "ignore_var_p",
-                "ignored_prior_variance",
+                BugClass.IGNORED_PRIOR_VARIANCE,
                 "ignored prior variance: σp² is treated as 1",
                 _diag(lambda a, b, c, d: _k(a, b, c, 0.0 * d)),
             )
@@ -280,7 +265,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "mu_no_var_p",
-                "ignored_prior_variance",
+                BugClass.IGNORED_PRIOR_VARIANCE,
                 "ignored prior variance in the mean term: (μq − μp)² is not divided by σp²",
                 _diag(lambda a, b, c, d: _k(a, b, c, d) + 0.5 * (a - c) ** 2 * (1 - np.exp(-d))),
             )
@@ -289,7 +274,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
             out.append(
                 Mutant(
                     "ignore_p",
-                    "ignored_prior",
+                    BugClass.IGNORED_PRIOR,
                     "ignored prior: the function computes KL(q‖N(0, 1)) and disregards μp and σp",
                     _diag(lambda a, b, c, d: _k(a, b, 0.0 * c, 0.0 * d)),
                 )
@@ -298,7 +283,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 f"log_eps_{eps:g}",
-                "clamping",
+                BugClass.CLAMPING,
                 f"silent clamping: an ε = {eps:g} is added to the variance inside the log (a 'stability hack' that changes the value for small variances)",
                 _diag(
                     lambda a, b, c, d, e=eps: (
@@ -311,7 +296,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 f"var_eps_{eps:g}",
-                "clamping",
+                BugClass.CLAMPING,
                 f"silent clamping: an ε = {eps:g} is added to the variance (a 'stability hack' that changes the value for small variances)",
                 _diag(lambda a, b, c, d, e=eps: _k(a, np.log(np.exp(b) + e), c, d)),
             )
@@ -348,55 +333,55 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
     out = [
         Mutant(
             "sign_flip",
-            "sign_flip",
+            BugClass.SIGN_FLIP,
             "sign flip: the function returns −KL(q‖p)",
             _full(lambda p: -p.kl()),
         ),
         Mutant(
             "missing_half",
-            "missing_half",
+            BugClass.MISSING_HALF,
             "missing ½: the function returns 2·KL(q‖p)",
             _full(lambda p: 2 * p.kl()),
         ),
         Mutant(
             "missing_constant",
-            "missing_constant",
+            BugClass.MISSING_CONSTANT,
             "missing constant: the −D (the dimension) is missing, so KL(p‖p) = D/2 instead of 0",
             _full(lambda p: p.kl() + p.d / 2),
         ),
         Mutant(
             "reversed",
-            "reversed_kl",
+            BugClass.REVERSED_KL,
             "reversed direction: the function computes KL(p‖q) instead of KL(q‖p)",
             _full(lambda p: _kl_from(p.cov_p, p.cov_q, p.diff, p.d)),
         ),
         Mutant(
             "swapped_trace",
-            "swapped_trace",
+            BugClass.SWAPPED_TRACE,
             "swapped trace: tr(Σq⁻¹Σp) is used where tr(Σp⁻¹Σq) is needed",
             _full(lambda p: p.kl() + 0.5 * (p.trace_inv(p.cov_q, p.cov_p) - p.tr)),
         ),
         Mutant(
             "logdet_no_half",
-            "logdet_without_half",
+            BugClass.LOGDET_WITHOUT_HALF,
             "log-det term without its ½: log det Σp − log det Σq enters with weight 1 instead of ½",
             _full(lambda p: p.kl() + 0.5 * (p.ld_p - p.ld_q)),
         ),
         Mutant(
             "logdet_sign",
-            "log_term_sign",
+            BugClass.LOG_TERM_SIGN,
             "wrong sign of the log-det term: log det Σq − log det Σp where log det Σp − log det Σq is needed",
             _full(lambda p: p.kl() - (p.ld_p - p.ld_q)),
         ),
         Mutant(
             "no_mu",
-            "missing_mean_term",
+            BugClass.MISSING_MEAN_TERM,
             "missing mean term: (μq − μp)ᵀΣp⁻¹(μq − μp) is left out",
             _full(lambda p: p.kl() - 0.5 * p.quad),
         ),
         Mutant(
             "inverted_trace",
-            "inverted_matrix",
+            BugClass.INVERTED_MATRIX,
             "inverted matrix: the trace uses Σp Σq where Σp⁻¹ Σq is needed",
             _full(
                 lambda p: p.kl() + 0.5 * (np.trace(p.cov_p @ p.cov_q, axis1=-2, axis2=-1) - p.tr)
@@ -404,7 +389,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
         ),
         Mutant(
             "inverted_quad",
-            "inverted_matrix",
+            BugClass.INVERTED_MATRIX,
             "inverted matrix: the mean term uses Σp where Σp⁻¹ is needed",
             _full(
                 lambda p: (
@@ -414,7 +399,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
         ),
         Mutant(
             "inverted_both",
-            "inverted_matrix",
+            BugClass.INVERTED_MATRIX,
             "inverted matrix: Σp is used where Σp⁻¹ is needed (in the trace and the mean term)",
             _full(
                 lambda p: (
@@ -443,7 +428,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
             out.append(
                 Mutant(
                     f"jitter_{where}_{eps:g}",
-                    "clamping",
+                    BugClass.CLAMPING,
                     f"silent clamping: a jitter ε·I with ε = {eps:g} is added to "
                     + {"both": "both covariances", "q": "Σq", "p": "Σp"}[where]
                     + " (a 'stability hack' that changes the value for small covariances)",
@@ -467,7 +452,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
             out.append(
                 Mutant(
                     f"transposed_{side}",
-                    "transposed_matrix",
+                    BugClass.TRANSPOSED_MATRIX,
                     f"transposed matrix: Σ{side} is built as LᵀL from scale_tril_{side} where L Lᵀ is needed",
                     _full(transposed),
                 )
@@ -475,7 +460,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
             out.append(
                 Mutant(
                     f"tril_as_cov_{side}",
-                    "scale_confusion",
+                    BugClass.SCALE_CONFUSION,
                     f"scale/covariance confusion: scale_tril_{side} (L) is used as if it were the covariance",
                     _full(as_cov),
                 )
@@ -491,7 +476,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
             out.append(
                 Mutant(
                     f"cov_as_tril_{side}",
-                    "scale_confusion",
+                    BugClass.SCALE_CONFUSION,
                     f"scale/covariance confusion: cov_{side} is used as if it were a scale factor (Σ Σᵀ)",
                     _full(cov_as_tril),
                 )
@@ -504,7 +489,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "transposed_both",
-                "transposed_matrix",
+                BugClass.TRANSPOSED_MATRIX,
                 "transposed matrices: both covariances are built as LᵀL where L Lᵀ is needed",
                 _full(transposed_both),
             )
@@ -513,7 +498,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "ignore_mu_p",
-                "ignored_prior_mean",
+                BugClass.IGNORED_PRIOR_MEAN,
                 "ignored prior mean: μp is treated as 0",
                 _full(lambda p: p.kl() + 0.5 * (p.quad_inv(p.cov_p, p.mu_q) - p.quad)),
             )
@@ -522,7 +507,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "ignore_cov_p",
-                "ignored_prior_variance",
+                BugClass.IGNORED_PRIOR_VARIANCE,
                 "ignored prior covariance: Σp is treated as the identity",
                 _full(
                     lambda p: _kl_from(
@@ -578,6 +563,11 @@ def _explains(
         return bool(np.any(np.abs(pred[comparable] - ref[comparable]) > tol[comparable]))
 
 
+def match_mutants(layout: Layout, outputs: list[np.ndarray], eps: float) -> Diagnosis | None:
+    """The simplest known bug (with any reduction) that explains ``outputs``, or None."""
+    return _match(layout, outputs, eps)
+
+
 def _match(layout: Layout, outputs: list[np.ndarray], eps: float) -> Diagnosis | None:
     declared = layout.declared
     names = [n for n in layout.variant_names() if layout.flatten(outputs, n) is not None]
@@ -591,7 +581,7 @@ def _match(layout: Layout, outputs: list[np.ndarray], eps: float) -> Diagnosis |
         assert obs is not None
         if _explains(layout, obs, layout.ref, every, n, eps):
             return Diagnosis(
-                "wrong_reduction",
+                BugClass.WRONG_REDUCTION,
                 f"wrong reduction: the function returns {layout.describe(n)}, but --reduction "
                 f"{layout.conv.reduction} means {layout.describe(declared)}",
             )
@@ -671,7 +661,7 @@ def _clamping(layout: Layout, cmp: Comparison) -> Diagnosis | None:
             + (f" (but not at {', '.join(_fmt(x) for x in good)})" if good else "")
         )
     return Diagnosis(
-        "clamping",
+        BugClass.CLAMPING,
         "silent clamping or clipping: the result is right for moderate inputs but wrong at "
         + "; ".join(parts)
         + " (a 'stability hack' such as clamp() or clip() of the inputs changes the KL)",
@@ -735,7 +725,7 @@ def _precision(layout: Layout, cmp: Comparison, eps: float, dtype: str) -> Diagn
         return None
     extra = " It also overflows to inf or nan at extreme inputs." if (~finite).any() else ""
     return Diagnosis(
-        "precision_loss",
+        BugClass.PRECISION_LOSS,
         f"precision loss: errors reach {worst:.2g} of the summed terms' magnitude, "
         f"{worst / eps:.2g} times {dtype}'s machine epsilon; consistent with computing in {like}.{extra}",
     )
@@ -754,7 +744,7 @@ def diagnose(
         b = layout.batches[k]
         inputs = f"(N, D) = {b.shape}"
         return Diagnosis(
-            "wrong_shape",
+            BugClass.WRONG_SHAPE,
             f"wrong shape: returns shape {tuple(outputs[k].shape)} for inputs with {inputs} and "
             f"--reduction {layout.conv.reduction}; expected {v.shapes[k]}",
         )
@@ -764,12 +754,12 @@ def diagnose(
     if (~np.isfinite(cmp.obs)).any():
         bad = int(np.sum(~np.isfinite(cmp.obs)))
         return Diagnosis(
-            "nan_or_inf",
+            BugClass.NAN_OR_INF,
             f"returns nan or inf on valid input ({bad} of {cmp.obs.size} outputs); see the counterexample",
         )
     with np.errstate(all="ignore"):
         worst = float(np.max(cmp.rel[cmp.fail]))
     return Diagnosis(
-        "wrong_value",
+        BugClass.WRONG_VALUE,
         f"does not match the reference KL(q‖p) and no known bug explains it; max relative error {worst:.3g}",
     )

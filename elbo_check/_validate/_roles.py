@@ -20,6 +20,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from elbo_check._validate._axes import DEFAULT, AxisLayout, split_role_layouts
+from elbo_check._validate._types import DIAG_SCALES as _DIAG
+from elbo_check._validate._types import FULL_SCALES as _FULL
+from elbo_check._validate._types import Reduction
 from elbo_check.errors import ValidationError
 
 __all__ = [
@@ -32,9 +35,9 @@ __all__ = [
     "parse_roles",
 ]
 
-DIAG_SCALES = ("logvar", "std", "var", "logstd")
-FULL_SCALES = ("cov", "scale_tril")
-REDUCTIONS = ("none", "batch", "sum", "batchmean", "mean")
+DIAG_SCALES = tuple(q.value for q in _DIAG)
+FULL_SCALES = tuple(q.value for q in _FULL)
+REDUCTIONS = tuple(r.value for r in Reduction)
 
 _BARE = {"mu", *DIAG_SCALES}
 _SIDED = {f"{q}_{s}" for q in ("mu", *DIAG_SCALES, *FULL_SCALES) for s in ("q", "p")}
@@ -194,32 +197,55 @@ def _arities(arity: tuple[int, int] | None) -> list[int]:
     return found or [2, 4]
 
 
+def _orders(roles: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Every order of ``roles``: the given one, then means first, then the rest."""
+    perms = list(itertools.permutations(roles))
+    means_first = tuple(sorted(roles, key=lambda r: (not r.startswith("mu"), roles.index(r))))
+    head = [roles, means_first]
+    return list(dict.fromkeys(head + perms))
+
+
+def _crossed(order: tuple[str, ...]) -> int:
+    """1 when the means' sides come in another order than the scales' (mu_q, s_p, mu_p, s_q)."""
+    sides = [r.rsplit("_", 1)[-1] if "_" in r else "q" for r in order]
+    means = [s for r, s in zip(order, sides, strict=True) if r.startswith("mu")]
+    scales = [s for r, s in zip(order, sides, strict=True) if not r.startswith("mu")]
+    return int(len(means) == len(scales) and means != scales)
+
+
 def auto_candidates(
     arity: tuple[int, int] | None, roles: str | Sequence[str] | None
 ) -> list[tuple[str, ...]]:
-    """The role tuples ``--args auto`` tries, most common first.
+    """The role tuples ``--args auto`` tries, in every argument order, most common first.
 
     ``arity`` is (required, accepted) positional arguments, None when unknown.
+    Most common first: the mean before the scale, q before p, the same scale
+    on both sides; then every other order (the prior first, logvar before mu).
 
-    >>> auto_candidates((2, 2), None)[:2]
-    [('mu', 'logvar'), ('mu', 'std')]
+    >>> auto_candidates((2, 2), None)[:3]
+    [('mu', 'logvar'), ('mu', 'std'), ('mu', 'var')]
+    >>> ('logvar', 'mu') in auto_candidates((2, 2), None)
+    True
+    >>> len(auto_candidates((4, 4), None))
+    480
     """
     if roles is not None:
         text = roles if isinstance(roles, str) else ",".join(roles)
         parse_roles(split_role_layouts(text)[0])  # a bad role is a usage error
         return [tuple(r.strip() for r in text.split(","))]
-    out: list[tuple[str, ...]] = []
+    ranked: list[tuple[tuple[int, int, int, int], tuple[str, ...]]] = []
     for n_args in _arities(arity):
+        bases: list[tuple[str, ...]] = []
         if n_args == 2:
-            out += [("mu", s) for s in DIAG_SCALES]
-            out += [("mu_q", f"{s}_q") for s in FULL_SCALES]
+            bases += [("mu", s) for s in DIAG_SCALES]
+            bases += [("mu_q", f"{s}_q") for s in FULL_SCALES]
         else:
-            for sq, sp in itertools.product(DIAG_SCALES, repeat=2):
-                out.append(("mu_q", f"{sq}_q", "mu_p", f"{sp}_p"))
-            for sq, sp in itertools.product(DIAG_SCALES, repeat=2):
-                out.append(("mu_q", "mu_p", f"{sq}_q", f"{sp}_p"))
-            for sq, sp in itertools.product(FULL_SCALES, repeat=2):
-                out.append(("mu_q", f"{sq}_q", "mu_p", f"{sp}_p"))
-    # most common first: same scale on both sides
-    out.sort(key=lambda t: len({r.split("_")[0] for r in t if not r.startswith("mu")}) > 1)
-    return out
+            for scales in (DIAG_SCALES, FULL_SCALES):
+                for sq, sp in itertools.product(scales, repeat=2):
+                    bases.append(("mu_q", f"{sq}_q", "mu_p", f"{sp}_p"))
+        for b, base in enumerate(bases):
+            mixed = int(len({r.split("_")[0] for r in base if not r.startswith("mu")}) > 1)
+            for k, order in enumerate(_orders(base)):
+                ranked.append(((min(k, 2), _crossed(order), mixed, b), order))
+    ranked.sort(key=lambda t: t[0])
+    return [order for _, order in ranked]

@@ -20,7 +20,7 @@ cannot stop a call stuck in C code that holds the GIL, nor survive a crash.
 >>> import numpy as np
 >>> r = ThreadRunner(lambda x: x + 1, "numpy")
 >>> r.call((np.ones(2),), ("mu",), 10, timeout=5.0).status
-<CallStatus.OK: 'ok'>
+'ok'
 >>> r.close()
 """
 

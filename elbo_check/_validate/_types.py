@@ -9,6 +9,8 @@ enums; no other list of the same names exists.
 >>> from elbo_check._validate._types import BugClass, Reduction
 >>> BugClass("sign_flip") is BugClass.SIGN_FLIP
 True
+>>> BugClass.SIGN_FLIP == "sign_flip", BugClass.SIGN_FLIP
+(True, 'sign_flip')
 >>> [r.value for r in Reduction]
 ['none', 'batch', 'sum', 'batchmean', 'mean']
 """
@@ -18,10 +20,13 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "DIAG_SCALES",
+    "FULL_SCALES",
     "BackendName",
     "BugClass",
     "CallStatus",
     "DtypeName",
+    "Quantity",
     "Reduction",
     "bug_class_table",
 ]
@@ -33,6 +38,9 @@ class _StrEnum(str, enum.Enum):
     def __str__(self) -> str:
         return str(self.value)
 
+    def __repr__(self) -> str:
+        return repr(self.value)
+
 
 class Reduction(_StrEnum):
     """How the KL is reduced, as in :func:`elbo_check.gaussian_kl`."""
@@ -42,6 +50,23 @@ class Reduction(_StrEnum):
     SUM = "sum"
     BATCHMEAN = "batchmean"
     MEAN = "mean"
+
+
+class Quantity(_StrEnum):
+    """What one argument holds: a mean or a parametrisation of the scale."""
+
+    MU = "mu"
+    LOGVAR = "logvar"
+    STD = "std"
+    VAR = "var"
+    LOGSTD = "logstd"
+    COV = "cov"
+    SCALE_TRIL = "scale_tril"
+
+
+#: the diagonal scale parametrisations, and the full-covariance ones
+DIAG_SCALES = (Quantity.LOGVAR, Quantity.STD, Quantity.VAR, Quantity.LOGSTD)
+FULL_SCALES = (Quantity.COV, Quantity.SCALE_TRIL)
 
 
 class BackendName(_StrEnum):
