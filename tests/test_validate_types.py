@@ -32,7 +32,7 @@ def test_the_bug_class_list_is_the_enum():
 
 
 def test_the_reductions_and_backends_come_from_their_enums():
-    assert REDUCTIONS == tuple(r.value for r in Reduction)
+    assert tuple(r.value for r in Reduction) == REDUCTIONS
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     backend = next(a for a in parser._actions if a.dest == "backend")
