@@ -373,7 +373,7 @@ def _run(
     eps = _judge_eps(dtype, {c.dtype for c in calls}, warnings)
     obs = layout.flatten(outputs, layout.declared)
     if obs is None:
-        diag = diagnose(layout, outputs, None, eps, dtype)
+        diag = diagnose(layout, outputs, None, eps, dtype, _random_gap(session, batches, calls))
         if diag.variant is not None and diag.bug_class != BugClass.WRONG_REDUCTION:
             # a wrong formula behind the wrong shape: show the formula bug, read
             # the outputs with the reduction the function actually performs
@@ -395,9 +395,27 @@ def _run(
     if cmp.ok:
         _instability_warning(layout, cmp, warnings)
         return _result(True, conv, "", dtype, n_rows, None, None, max_rel)
-    diag = diagnose(layout, outputs, cmp, eps, dtype)
+    diag = diagnose(layout, outputs, cmp, eps, dtype, _random_gap(session, batches, calls, cmp))
     cex = _value_counterexample(session, layout, cmp, eps, dtype)
     return _result(False, conv, "", dtype, n_rows, diag, cex, max_rel)
+
+
+def _random_gap(
+    session: Session, batches: list[Batch], calls: list[Call], cmp: Comparison | None = None
+) -> float | None:
+    """Call the first batch again: how far apart two calls on the same input are (None: equal)."""
+    again = session.call(batches[0].raw, batches[0].event)
+    first = calls[0].output
+    if again.output is None or first is None or again.output.shape != first.shape:
+        return None
+    with np.errstate(all="ignore"):
+        gap = np.abs(again.output - first).ravel()
+    scale = 1e-9 * (1.0 + np.abs(first.ravel()))
+    if cmp is not None and first.size <= cmp.allowed.size:
+        scale = np.maximum(scale, cmp.allowed[: first.size])
+    if not np.any(gap > scale):
+        return None
+    return float(np.nanmax(gap))
 
 
 def _value_counterexample(
