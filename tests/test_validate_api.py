@@ -62,9 +62,20 @@ def test_cancellation_near_q_equal_p_is_a_warning_not_a_failure():
     assert result.ok
     # a tolerance relative to |KL| would have failed this correct function
     assert result.max_rel_error > 1e-6
-    assert any(
-        w.startswith("numerically unstable when q ≈ p; max relative error") for w in result.warnings
-    )
+    (note,) = [w for w in result.warnings if "significant digits are lost" in w]
+    assert note.startswith("note: 14 of 16 significant digits are lost at ")
+    assert "q ≈ p" in note
+
+
+def test_a_function_that_loses_at_most_4_digits_gets_no_note():
+    import elbo_check
+
+    def accurate(mu, logvar):
+        return elbo_check.gaussian_kl(mu, logvar, reduction="none")
+
+    result = validate(accurate, args="mu,logvar", reduction="none")
+    assert result.ok
+    assert not [w for w in result.warnings if "digits" in w]
 
 
 def test_an_error_far_above_rounding_fails_even_where_kl_is_large():

@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from elbo_check._validate._diagnose import Comparison, Diagnosis, compare, diagnose
+from elbo_check._validate._fitted import Sampling
 from elbo_check._validate._layout import Layout
 from elbo_check._validate._reference import expected_mp
 from elbo_check._validate._result import ConventionInfo, Counterexample, ValidationResult
 from elbo_check._validate._roles import Convention
 from elbo_check._validate._runner import Runner
-from elbo_check._validate._search import Batch, canon_from_raw, plan
+from elbo_check._validate._search import Batch, canon_from_raw, plan, replicated_batch
 from elbo_check._validate._shrink import shrink
 from elbo_check._validate._types import BugClass, CallStatus
 
@@ -373,7 +374,9 @@ def _run(
     eps = _judge_eps(dtype, {c.dtype for c in calls}, warnings)
     obs = layout.flatten(outputs, layout.declared)
     if obs is None:
-        diag = diagnose(layout, outputs, None, eps, dtype, _random_gap(session, batches, calls))
+        diag = diagnose(
+            layout, outputs, None, eps, dtype, _sampling(session, batches, calls, dtype)
+        )
         if diag.variant is not None and diag.bug_class != BugClass.WRONG_REDUCTION:
             # a wrong formula behind the wrong shape: show the formula bug, read
             # the outputs with the reduction the function actually performs
@@ -395,27 +398,38 @@ def _run(
     if cmp.ok:
         _instability_warning(layout, cmp, warnings)
         return _result(True, conv, "", dtype, n_rows, None, None, max_rel)
-    diag = diagnose(layout, outputs, cmp, eps, dtype, _random_gap(session, batches, calls, cmp))
+    diag = diagnose(layout, outputs, cmp, eps, dtype, _sampling(session, batches, calls, dtype))
     cex = _value_counterexample(session, layout, cmp, eps, dtype)
     return _result(False, conv, "", dtype, n_rows, diag, cex, max_rel)
 
 
-def _random_gap(
-    session: Session, batches: list[Batch], calls: list[Call], cmp: Comparison | None = None
-) -> float | None:
-    """Call the first batch again: how far apart two calls on the same input are (None: equal)."""
+def _sampling(session: Session, batches: list[Batch], calls: list[Call], dtype: str) -> Sampling:
+    """Two extra calls: the first batch again, and one batch of 64 identical rows."""
+    gap = None
     again = session.call(batches[0].raw, batches[0].event)
     first = calls[0].output
-    if again.output is None or first is None or again.output.shape != first.shape:
-        return None
-    with np.errstate(all="ignore"):
-        gap = np.abs(again.output - first).ravel()
-    scale = 1e-9 * (1.0 + np.abs(first.ravel()))
-    if cmp is not None and first.size <= cmp.allowed.size:
-        scale = np.maximum(scale, cmp.allowed[: first.size])
-    if not np.any(gap > scale):
-        return None
-    return float(np.nanmax(gap))
+    if again.output is not None and first is not None and again.output.shape == first.shape:
+        with np.errstate(all="ignore"):
+            diff = np.abs(again.output - first).ravel()
+            diff = np.where(np.isfinite(diff), diff, 0.0)
+            if np.any(diff > 1e-9 * (1.0 + np.abs(first.ravel()))):
+                gap = float(np.max(diff))
+    conv = session.conv
+    twin = replicated_batch(conv, np.random.default_rng(7), dtype)
+    call = session.call(twin.raw, twin.event)
+    out = call.output
+    if out is None or out.ndim == 0 or out.shape[0] != twin.shape[0]:
+        return Sampling(gap)
+    rows = out.reshape(out.shape[0], -1).sum(axis=1)
+    ref = float(np.sum(Layout(conv, [twin]).ref[: twin.shape[1]]))
+    if not np.isfinite(rows).all():
+        return Sampling(gap)
+    spread = float(np.max(rows) - np.min(rows))
+    if not spread > 1e-9 * (1.0 + abs(ref)):
+        return Sampling(gap)
+    err = rows - ref
+    se = float(np.std(err, ddof=1) / np.sqrt(err.size))
+    return Sampling(gap, spread, float(np.mean(err)), se, int(err.size))
 
 
 def _value_counterexample(
@@ -452,16 +466,19 @@ def _value_counterexample(
 
 
 def _instability_warning(layout: Layout, cmp: Comparison, warnings: list[str]) -> None:
-    threshold = np.sqrt(cmp.eps)
+    """One note on lost digits, only when more than 4 are lost (passing results only)."""
+    digits = -np.log10(cmp.eps)
     with np.errstate(all="ignore"):
         rel = np.where(cmp.ref > 0, np.abs(cmp.obs - cmp.ref) / np.abs(cmp.ref), 0.0)
-    if rel.size and float(np.max(rel)) > threshold:
-        unit = int(np.argmax(rel))
-        warnings.append(
-            f"numerically unstable when q ≈ p; max relative error {float(rel[unit]):.3g} at "
-            f"{_describe_unit(layout, unit)} (within the allowed rounding error: the textbook "
-            "formula cancels there)"
-        )
+        lost = np.log10(np.maximum(rel / cmp.eps, 1.0))
+    if not rel.size or not float(np.max(lost)) > 4.0:
+        return
+    unit = int(np.argmax(lost))
+    warnings.append(
+        f"note: {min(float(lost[unit]), digits):.0f} of {digits:.0f} significant digits are lost at "
+        f"{_describe_unit(layout, unit)}, where KL = {float(cmp.ref[unit]):.3g} (q ≈ p: the textbook "
+        "formula cancels there; within the allowed rounding error)"
+    )
 
 
 def _with(layout: Layout, conv: Convention) -> Layout:

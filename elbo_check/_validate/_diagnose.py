@@ -17,12 +17,19 @@ True
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from elbo_check._validate._layout import Layout
 from elbo_check._validate._mutants import Mutant, mutants
 from elbo_check._validate._types import BugClass
+
+if TYPE_CHECKING:
+    from elbo_check._validate._fitted import Sampling
+
+if TYPE_CHECKING:
+    from elbo_check._validate._fitted import Sampling
 
 __all__ = [
     "BUG_CLASSES",
@@ -189,7 +196,6 @@ def _clamping(layout: Layout, cmp: Comparison) -> Diagnosis | None:
         return None  # clamping changes values; it does not produce nan or inf
     labels = [b.label for b in layout.batches]
     failing = set(v.unit_batch[cmp.fail].tolist())
-    passing = set(range(len(labels))) - failing
     moderate = [k for k in range(len(labels)) if labels[k] in ("moderate", "random")]
     if not failing or not moderate or any(k in failing for k in moderate):
         return None
@@ -212,34 +218,42 @@ def _clamping(layout: Layout, cmp: Comparison) -> Diagnosis | None:
                 for r, s in zip(conv.roles, conv.slots, strict=True)
                 if s[0] == side and s[1] != "mu"
             )
-        bad = sorted(
-            _extreme_value(layout.batches[k], role, layout.family)
-            for k in failing
-            if labels[k] == f"extreme:{kind}"
-        )
-        good = sorted(
-            _extreme_value(layout.batches[k], role, layout.family)
-            for k in passing
-            if labels[k] == f"extreme:{kind}"
-        )
-        where = ", ".join(_fmt(x) for x in bad)
         if layout.family == "full" and what != "mu":
             # for matrices the extreme value is log|det Σ|/D: a scale, not an entry
-            parts.append(
-                f"{role} scaled by e^({where}) per dimension"
-                + (f" (but not by e^({', '.join(_fmt(x) for x in good)}))" if good else "")
+            bad = sorted(
+                {
+                    _extreme_value(layout.batches[k], role, layout.family)
+                    for k in failing
+                    if labels[k] == f"extreme:{kind}"
+                }
             )
+            parts.append(f"{role} scaled by e^({', '.join(_fmt(x) for x in bad)}) per dimension")
             continue
-        parts.append(
-            f"{role} = {where}"
-            + (f" (but not at {', '.join(_fmt(x) for x in good)})" if good else "")
-        )
+        bad = _wrong_extremes(layout, cmp, role, kind)
+        parts.append(f"{role} = {', '.join(_fmt(x) for x in bad)}")
     return Diagnosis(
         BugClass.CLAMPING,
         "silent clamping or clipping: the result is right for moderate inputs but wrong at "
         + "; ".join(parts)
         + " (a 'stability hack' such as clamp() or clip() of the inputs changes the KL)",
     )
+
+
+def _wrong_extremes(layout: Layout, cmp: Comparison, role: str, kind: str) -> list[float]:
+    """The extreme values of ``role`` inside the failing outputs of ``kind``'s batches only."""
+    what, side = kind.split("_")
+    v = layout.variant(layout.declared)
+    labels = [b.label for b in layout.batches]
+    canon = layout.c["mu_" + side] if what == "mu" else layout.c["lv_" + side]
+    limit = 30.0 if what == "mu" else 15.0
+    found: set[float] = set()
+    for unit in np.flatnonzero(cmp.fail):
+        if labels[int(v.unit_batch[unit])] != f"extreme:{kind}":
+            continue
+        els = np.flatnonzero(v.gid == unit)
+        els = els[np.abs(canon[els]) >= limit - 1e-9]
+        found.update(float(x) for x in layout.raw[role][els])
+    return sorted(found)
 
 
 def _fails_at_extreme_entries(layout: Layout, cmp: Comparison) -> bool:
@@ -327,19 +341,19 @@ def diagnose(
     cmp: Comparison | None,
     eps: float,
     dtype: str,
-    random_gap: float | None = None,
+    sampling: Sampling | None = None,
 ) -> Diagnosis:
     """Name the bug behind failing outputs (``cmp`` is None when the shapes are wrong).
 
-    ``random_gap`` is how far two calls on the same input differed (None: not at all).
+    ``sampling`` holds what extra calls showed about randomness (None: not probed).
     """
     from elbo_check._validate._fitted import monte_carlo
 
     found = _match(layout, outputs, eps)
     if found is not None:
         return found
-    if random_gap is not None and cmp is not None:
-        mc = monte_carlo(layout, cmp.obs, random_gap)
+    if sampling is not None and cmp is not None:
+        mc = monte_carlo(layout, cmp.obs, sampling)
         if mc is not None:
             return mc
     found = _fitted_or_paired(layout, outputs, eps)
@@ -358,9 +372,6 @@ def diagnose(
     for check in (_clamping(layout, cmp), _precision(layout, cmp, eps, dtype)):
         if check is not None:
             return check
-    mc = monte_carlo(layout, cmp.obs, None)
-    if mc is not None and np.isfinite(cmp.obs).all():
-        return mc
     if (~np.isfinite(cmp.obs)).any():
         bad = int(np.sum(~np.isfinite(cmp.obs)))
         return Diagnosis(

@@ -27,7 +27,7 @@ import numpy as np
 
 from elbo_check._validate._roles import Convention
 
-__all__ = ["Batch", "canon_from_raw", "make_batch", "plan", "probe_plan"]
+__all__ = ["Batch", "canon_from_raw", "make_batch", "plan", "probe_plan", "replicated_batch"]
 
 # extreme values the plan always visits (one per batch, the rest moderate)
 EXTREME_LOGVAR = (-30.0, -15.0, 15.0, 30.0)
@@ -277,3 +277,12 @@ def probe_plan(conv: Convention, rng: np.random.Generator, dtype: str) -> list[B
         make_batch(conv, "moderate", _targets(conv, rng, n, int(np.prod(e)), False, 1.5), dtype, e)
         for n, e in zip((4, 2, 3), events, strict=True)
     ]
+
+
+def replicated_batch(conv: Convention, rng: np.random.Generator, dtype: str, n: int = 64) -> Batch:
+    """One moderate (q, p) pair repeated in ``n`` identical rows: a closed form gives equal outputs."""
+    k = len(conv.layout.event_axes)
+    event = (2, 3, 1, 1, 1)[:k] if k > 1 else (3,)
+    one = _targets(conv, rng, 1, int(np.prod(event)), False, 1.0)
+    targets = {key: np.repeat(v, n, axis=0) for key, v in one.items()}
+    return make_batch(conv, "replicated", targets, dtype, event)
