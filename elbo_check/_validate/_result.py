@@ -143,7 +143,7 @@ class ValidationResult:
             lines.append(f"  returned: {cex['returned'] if cex['error'] is None else cex['error']}")
         err = "nan" if math.isnan(self.max_rel_error) else f"{self.max_rel_error:.3g}"
         lines.append(f"max relative error: {err} over {self.examples} examples")
-        lines += [f"warning: {w}" for w in self.warnings]
+        lines += [w if w.startswith("note: ") else f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def __str__(self) -> str:
