@@ -167,3 +167,11 @@ def test_a_cli_target_that_fails_to_import_is_a_usage_error_from_the_worker(tmp_
     assert done.returncode == 2
     assert "no such thing" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_printing_megabytes_in_the_thread_fallback_is_counted_not_kept():
+    result = _validate(lambda mu, lv: hostile.prints_a_lot(mu, lv), isolation="thread")
+    assert result.ok
+    (warning,) = [w for w in result.warnings if "printed" in w]
+    assert "the function printed " in warning
+    assert len(warning) < 300

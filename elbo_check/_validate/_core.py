@@ -62,6 +62,27 @@ class Call:
     notes: list[str] = dataclasses.field(default_factory=list)
 
 
+class _BoundedText(io.TextIOBase):
+    """A text sink for the thread runner: counts everything, keeps only the beginning."""
+
+    def __init__(self, keep: int = 2000) -> None:
+        super().__init__()
+        self.keep = keep
+        self.head = ""
+        self.count = 0
+
+    def writable(self) -> bool:
+        """Always writable."""
+        return True
+
+    def write(self, text: str) -> int:
+        """Count ``text`` and keep it while the beginning is short."""
+        self.count += len(text)
+        if len(self.head) < self.keep:
+            self.head += text[: self.keep - len(self.head)]
+        return len(text)
+
+
 class Session:
     """Calls one function under one convention through a :class:`Runner`."""
 
@@ -69,7 +90,7 @@ class Session:
         self.runner = runner
         self.conv = conv
         self.timeout = timeout
-        self.printed = io.StringIO()
+        self.printed = _BoundedText()
         self.printed_count = 0
         self.printed_head = ""
         self.py_warnings: list[str] = []
@@ -129,8 +150,8 @@ class Session:
 
     def printed_warning(self) -> str | None:
         """One warning about what the function printed (truncated), if it printed."""
-        text = self.printed.getvalue()
-        count = self.printed_count + len(text)
+        text = self.printed.head
+        count = self.printed_count + self.printed.count
         if not count:
             return None
         head = " ".join((self.printed_head or text).split())

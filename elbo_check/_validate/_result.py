@@ -16,11 +16,14 @@ import dataclasses
 import json
 import math
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 from elbo_check._validate._types import BugClass
 
-__all__ = ["ConventionInfo", "Counterexample", "ValidationResult"]
+__all__ = ["ConventionInfo", "Counterexample", "NestedFloats", "ValidationResult"]
+
+#: an input array as nested lists of floats (non-finite values as strings)
+NestedFloats: TypeAlias = "float | str | list[NestedFloats]"
 
 
 class _ReadsLikeADict(Mapping[str, Any]):
@@ -48,7 +51,7 @@ class Counterexample(_ReadsLikeADict):
     args: list[str]
     reduction: str
     shape: list[int]
-    inputs: dict[str, Any]
+    inputs: dict[str, NestedFloats]
     expected: Any
     returned: Any
     error: str | None

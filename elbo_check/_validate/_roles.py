@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Sequence
-from typing import Any
 
 from elbo_check._validate._axes import DEFAULT, AxisLayout, split_role_layouts
 from elbo_check._validate._types import DIAG_SCALES as _DIAG
@@ -83,16 +82,6 @@ class Convention:
         if self.family == "full" and self.reduction == "batch":
             return "none"
         return self.reduction
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form: roles, reduction, family and layout."""
-        return {
-            "args": list(self.roles),
-            "reduction": self.reduction,
-            "family": self.family,
-            "layout": self.layout.text,
-            "role_layouts": {r: lay.text for r, lay in self.role_layouts},
-        }
 
     @property
     def args_text(self) -> str:
