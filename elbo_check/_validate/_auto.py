@@ -52,6 +52,7 @@ from elbo_check._validate._roles import (
 from elbo_check._validate._runner import Runner
 from elbo_check._validate._search import Batch, canon_from_raw
 from elbo_check._validate._types import BugClass
+from elbo_check.errors import ValidationError
 
 __all__ = ["run_auto"]
 
@@ -197,7 +198,7 @@ def _conventions(
         for order in auto_candidates(arity, roles):
             try:
                 out.append(parse_convention(order, "none", lay))
-            except Exception:  # full covariance in a non-default layout: not a candidate
+            except ValidationError:  # full covariance in a non-default layout: not a candidate
                 continue
     return out
 
