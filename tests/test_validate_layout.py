@@ -113,3 +113,15 @@ def test_the_cli_rejects_a_bad_layout_with_exit_2(tmp_path):
     argv = ["validate", f"{path}:kl", "--args", "mu,logvar", "--reduction", "sum", "--layout", "C"]
     assert cli_main(argv, out=io.StringIO(), err=err) == 2
     assert "--layout 'C'" in err.getvalue()
+
+
+@pytest.mark.torch
+def test_a_torch_latent_diffusion_kl_over_dims_1_2_3_passes_in_its_layout():
+    pytest.importorskip("torch")
+    from kl_zoo import torch_layouts
+
+    result = validate(
+        torch_layouts.ldm_kl, "mu,logvar", "batch", layout="N C H W", backend="torch", examples=200
+    )
+    assert result.ok, result.report()
+    assert result.convention["isolation"] == "process"

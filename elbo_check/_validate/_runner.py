@@ -325,6 +325,13 @@ def open_runner(
     raises :class:`ValidationError` (exit 2).
     """
     path = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
+    if os.name != "posix":  # the worker needs POSIX process groups and select() on pipes
+        if fn is None:
+            from elbo_check._validate._target import load_target
+
+            assert target is not None
+            fn = load_target(f"{target[0]}:{target[1]}")
+        return ThreadRunner(fn, backend, "run in a thread: worker processes need POSIX")
     if target is not None:
         runner = ProcessRunner(InitRequest(path, "target", target[0], target[1], backend))
         error = runner.wait_ready()
