@@ -113,7 +113,7 @@ class _Search:
     matches: list[Convention] = dataclasses.field(default_factory=list)
     closest: tuple[float, float, int, Convention] | None = None
     #: non-fitting candidates whose output shapes fit: (rank, reduction index, conv, layout, outputs)
-    near: list[tuple[int, int, Convention, Layout, list[np.ndarray]]] = dataclasses.field(
+    near: list[tuple[int, int, Convention, Layout, list[np.ndarray], float]] = dataclasses.field(
         default_factory=list
     )
     first_error: str | None = None
@@ -143,12 +143,12 @@ def _score(
         if cmp.ok:
             search.matches.append(cand)
             continue
-        search.near.append((rank, r_index, cand, _with(layout, cand), outputs))
         with np.errstate(all="ignore"):
             key = (
                 float(np.mean(cmp.fail)),
                 float(np.nanmedian(np.where(np.isfinite(cmp.rel), cmp.rel, np.inf))),
             )
+        search.near.append((rank, r_index, cand, _with(layout, cand), outputs, key[0]))
         if search.closest is None or (key[0], key[1], rank) < search.closest[:3]:
             search.closest = (key[0], key[1], rank, cand)
 
@@ -222,7 +222,7 @@ def run_auto(
     if search.matches and not search.hung:
         return _validate_matches(runner, search.matches, backend, dtype, examples, seed, timeout)
     if search.closest is not None and not search.hung:
-        conv = _explained(search, dtype) or search.closest[3]
+        conv = _explained(search, dtype) or _most_common_close(search)
         res = run(runner, conv, backend, dtype, examples, seed, timeout)
         if res.ok:  # fits on the full run though not on the probes: say so, but pass
             return dataclasses.replace(
@@ -243,10 +243,18 @@ def run_auto(
 
 def _explained(search: _Search, dtype: str) -> Convention | None:
     """The most common convention under which a known bug explains the probe outputs."""
-    for _, _, conv, layout, outputs in sorted(search.near, key=lambda t: t[:2])[:_EXPLAIN_TRIES]:
+    for _, _, conv, layout, outputs, _ in sorted(search.near, key=lambda t: t[:2])[:_EXPLAIN_TRIES]:
         if match_mutants(layout, outputs, _EPS[dtype]) is not None:
             return conv
     return None
+
+
+def _most_common_close(search: _Search) -> Convention:
+    """Among the conventions that fail least often (within 25 points), the most common one."""
+    assert search.closest is not None
+    best = search.closest[0]
+    close = [t for t in search.near if t[5] <= best + 0.25]
+    return min(close, key=lambda t: t[:2])[2] if close else search.closest[3]
 
 
 def _validate_matches(
