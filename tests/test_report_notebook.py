@@ -7,9 +7,8 @@ import pytest
 import sympy as sp
 
 import derivations
-from elbo_check import Derivation
+from elbo_check import Derivation, ValidationResult, validate
 from elbo_check.checker import CheckConfig, Checker
-from elbo_check.validate import ValidationResult, validate
 
 
 @pytest.fixture(scope="module")
