@@ -39,14 +39,21 @@ import sympy as sp
 from elbo_check._printing import deep_recursion
 from elbo_check._timeout import StepTimeout, time_limit
 from elbo_check.core import Core, Decision
+from elbo_check.core.decide import definition_refusal
 from elbo_check.core.integrals import Reducer
 from elbo_check.derivation import Derivation, Step
+from elbo_check.errors import DerivationError, UsageError
 from elbo_check.ledger import derivation_ledger, step_ledger
 from elbo_check.numeric import compare
 from elbo_check.results import Counterexample, DerivationResult, StepResult
+from elbo_check.rules import Rule
 from elbo_check.verdict import Verdict
 
 __all__ = ["CheckConfig", "Checker", "check_derivation", "check_step"]
+
+
+#: the longest step time limit accepted (one day); beyond it ``setitimer`` overflows
+MAX_TIMEOUT = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,19 @@ class CheckConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not (self.step_timeout > 0):
-            from elbo_check.errors import UsageError
+        from elbo_check.errors import UsageError
 
+        t = self.step_timeout
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 < t <= MAX_TIMEOUT):
             raise UsageError(
-                f"step timeout must be positive, got step_timeout={self.step_timeout!r}"
+                f"step timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], "
+                f"got step_timeout={t!r}"
             )
+        n = self.numeric_points
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
+            raise UsageError(f"numeric_points must be an integer in [1, 1000], got {n!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise UsageError(f"seed must be an integer, got seed={self.seed!r}")
 
 
 class Checker:
@@ -93,8 +107,15 @@ class Checker:
         on_step: Callable[[StepResult], None] | None = None,
     ) -> DerivationResult:
         """Check every step of ``derivation`` (cached: a checked derivation is frozen)."""
-        with deep_recursion():
-            return self._check(derivation, on_step)
+        if not isinstance(derivation, Derivation):
+            raise DerivationError(f"expected a Derivation, got {derivation!r}")
+        try:
+            with deep_recursion():
+                return self._check(derivation, on_step)
+        except RecursionError:
+            raise DerivationError(
+                f"derivation {derivation.name!r}: an expression is too deeply nested to check"
+            ) from None
 
     def _check(
         self, derivation: Derivation, on_step: Callable[[StepResult], None] | None
@@ -195,12 +216,7 @@ class Checker:
         Axioms and unproved lemmas are never applied: a counterexample must be
         one for the step as written, not for a false rule.
         """
-        trusted = [
-            r
-            for r in [*derivation.assumptions, *step.rules]
-            if r.kind == "definition"
-            or (r.kind == "lemma" and r.derivation is not None and self._verdict_of(r.derivation) is Verdict.PROVED)
-        ]
+        trusted = [r for r in [*derivation.assumptions, *step.rules] if self._unfoldable(r)]
         sides = []
         for side in (step.lhs, step.rhs):
             for _ in range(4):
@@ -211,6 +227,23 @@ class Checker:
                     break
             sides.append(Reducer().reduce(side))
         return sides[0], sides[1]
+
+    def _unfoldable(self, rule: Rule) -> bool:
+        """May the numeric stage apply ``rule`` before comparing?
+
+        Only a well-formed definition (it names something new), or a proved
+        lemma that rests on nothing but such definitions: a counterexample must
+        be one for the step as written, never for an assumed rule.
+        """
+        if rule.kind == "definition":
+            return not definition_refusal(rule)
+        if rule.kind != "lemma" or rule.derivation is None:
+            return False
+        lemma = rule.derivation
+        if self._verdict_of(lemma) is not Verdict.PROVED:
+            return False
+        cited = [*lemma.assumptions, *(r for s in lemma.steps for r in s.rules)]
+        return all(r.kind == "side-condition" or self._unfoldable(r) for r in cited)
 
     def _verdict_of(self, derivation: Derivation) -> Verdict:
         cached = self._cache.get(id(derivation))
@@ -277,6 +310,8 @@ def check_derivation(
     on_step: Callable[[StepResult], None] | None = None,
 ) -> DerivationResult:
     """Check every step of ``derivation`` and return a :class:`DerivationResult`."""
+    if config is not None and not isinstance(config, CheckConfig):
+        raise UsageError(f"config must be a CheckConfig, got {config!r}")
     return (checker or Checker(config)).check(derivation, on_step=on_step)
 
 

@@ -88,7 +88,7 @@ class Derivation:
         self.name = name
         self.title = title or name
         self.description = description
-        self.assumptions: tuple[Rule, ...] = tuple(_rules(assumptions, name))
+        self._assumptions: tuple[Rule, ...] = tuple(_rules(assumptions, name))
         self._steps: tuple[Step, ...] = ()
         self._chains: tuple[sp.Expr, ...] = ()  # start expression of each chain
         self._current: sp.Expr | None = None
@@ -98,6 +98,11 @@ class Derivation:
     def steps(self) -> tuple[Step, ...]:
         """Every link, in order (read-only)."""
         return self._steps
+
+    @property
+    def assumptions(self) -> tuple[Rule, ...]:
+        """Rules available to every step (read-only; add with :meth:`assume`)."""
+        return self._assumptions
 
     @property
     def chains(self) -> tuple[sp.Expr, ...]:
@@ -138,7 +143,7 @@ class Derivation:
     def assume(self, *rules: Rule) -> Derivation:
         """Make ``rules`` available to every step (and list them in the ledger)."""
         self._mutable("add assumptions")
-        self.assumptions += tuple(_rules(rules, self.name))
+        self._assumptions += tuple(_rules(rules, self.name))
         return self
 
     # -- reading ------------------------------------------------------------

@@ -75,13 +75,19 @@ def derivation_ledger(
 
 
 def _declarations(derivation: Derivation) -> dict[str, str]:
+    """Every symbol and function the steps and the cited rules mention, with what was declared."""
+    exprs = [e for step in derivation.steps for e in (step.lhs, step.rhs)]
+    for rule in [*derivation.assumptions, *(r for s in derivation.steps for r in s.rules)]:
+        exprs += [e for pair in rule.patterns for e in pair]
+        exprs += [rule.nonneg] if rule.nonneg is not None else []
+        exprs += list(rule.cov.maps) if rule.cov is not None else []
     out: dict[str, str] = {}
-    for step in derivation.steps:
-        for side in (step.lhs, step.rhs):
-            for sym in side.free_symbols:
-                if isinstance(sym, sp.Symbol) and not sym.name.startswith("_"):
-                    out.setdefault(f"symbol {sym.name}", _describe(sym.name, sym))
-            for app in side.atoms(AppliedUndef):
+    for expr in exprs:
+        for sym in expr.free_symbols:
+            if isinstance(sym, sp.Symbol) and not isinstance(sym, sp.Wild):
+                out.setdefault(f"symbol {sym.name}", _describe(sym.name, sym))
+        for app in expr.atoms(sp.Function):
+            if isinstance(app, AppliedUndef) or getattr(type(app), "opaque", False) is True:
                 out.setdefault(f"function {app.func}", _describe(str(app.func), app))
     return out
 

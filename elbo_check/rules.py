@@ -64,6 +64,14 @@ class ChangeOfVariables:
     news: tuple[sp.Symbol, ...]
     maps: tuple[sp.Expr, ...]
 
+    def __post_init__(self) -> None:
+        for field_name in ("olds", "news", "maps"):
+            value = getattr(self, field_name)
+            if not isinstance(value, tuple) or not all(isinstance(v, sp.Basic) for v in value):
+                raise DerivationError(
+                    f"a change of variables needs tuples of sympy expressions, got {field_name}={value!r}"
+                )
+
 
 @dataclass(frozen=True)
 class LemmaOrigin:
@@ -395,6 +403,10 @@ def instantiate(rule: Rule, mapping: dict[object, object], name: str | None = No
         substitute,
     )
 
+    if not isinstance(rule, Rule):
+        raise DerivationError(f"instantiate needs a Rule, got {rule!r}")
+    if not isinstance(mapping, dict) or not mapping:
+        raise DerivationError(f"rule {rule.name!r}: instantiate needs a non-empty dict, got {mapping!r}")
     if rule.cov is not None:
         raise DerivationError(f"rule {rule.name!r}: a change of variables cannot be instantiated")
     exprs = [e for pair in rule.patterns for e in pair]

@@ -32,11 +32,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from elbo_check.core.algebra import NonNegative, canonical_zero, merge_integrals
-from elbo_check.core.fragment import check_names_and_assumptions, fragment_violation
+from elbo_check.core.fragment import (
+    check_names_and_assumptions,
+    fragment_violation,
+    is_real_valued,
+)
 from elbo_check.core.integrals import Reducer, converges
-from elbo_check.core.lemmas import lemma_statement
+from elbo_check.core.lemmas import lemma_statement, substitute
 from elbo_check.core.terms import (
     alpha_normalize,
     bound_prefix,
@@ -46,9 +51,10 @@ from elbo_check.core.terms import (
     wild_violation,
 )
 from elbo_check.derivation import Derivation, Step
+from elbo_check.errors import DerivationError
 from elbo_check.rules import ChangeOfVariables, Rule
 
-__all__ = ["Core", "Decision", "jacobian"]
+__all__ = ["Core", "Decision", "definition_refusal", "differentiate", "hypotheses", "jacobian"]
 
 PASSES = 8
 EQUAL_INTEGRANDS = "equal integrands"
@@ -129,9 +135,15 @@ class Core:
         """Freeze ``derivation`` and check its chains, names and assumption keys."""
         if id(derivation) in self._prepared:
             return
+        if type(derivation) is not Derivation:
+            raise DerivationError(
+                f"expected a Derivation, got {type(derivation).__name__}: subclasses could "
+                "change what the core reads"
+            )
         derivation.freeze()
         derivation.validate()
         check_names_and_assumptions(_all_expressions(derivation, set()))
+        _check_rule_names(derivation, set(), {})
         self._prepared[id(derivation)] = derivation
 
     # -- one step -----------------------------------------------------------
@@ -140,16 +152,16 @@ class Core:
         become an unproved decision with the message."""
         from elbo_check._timeout import StepTimeout
 
+        self.prepare(derivation)
+        if not any(s is step for s in derivation.steps):
+            return Decision(False, reason="the step is not part of this derivation")
         key = (id(derivation), step.index)
         if key in self._decisions and self._decisions[key][0] is derivation:
             return self._decisions[key][1]
-        self.prepare(derivation)
-        if step not in derivation.steps:
-            return Decision(False, reason="the step is not part of this derivation")
         outer = id(derivation) in self._active
         self._active.add(id(derivation))
         try:
-            decision = self._decide(step, [*derivation.assumptions, *step.rules])
+            decision = self._decide(step, [*derivation.assumptions, *step.rules], derivation)
         except StepTimeout:
             raise
         except Exception as exc:  # any failure is "not proved", never a crash
@@ -161,8 +173,8 @@ class Core:
             self._decisions[key] = (derivation, decision)
         return decision
 
-    def _decide(self, step: Step, rules: list[Rule]) -> Decision:
-        adm = self.admit(rules)
+    def _decide(self, step: Step, rules: list[Rule], derivation: Derivation) -> Decision:
+        adm = self.admit(rules, context=derivation)
         if adm.refused:
             return Decision(False, reason=adm.refused)
         exprs = [step.lhs, step.rhs, *(e for _, a, b in adm.schemas for e in (a, b))]
@@ -184,11 +196,13 @@ class Core:
                     break
             return expr
 
-        lhs, rhs = apply(step.lhs), apply(step.rhs)
+        lhs, rhs = (differentiate(apply(differentiate(side))) for side in (step.lhs, step.rhs))
         for side in (lhs, rhs):
             why = fragment_violation(side)
             if why is not None:
                 return Decision(False, reason=f"outside the fragment: {why}")
+        if step.relation != "=" and not (is_real_valued(lhs) and is_real_valued(rhs)):
+            return Decision(False, reason="an inequality needs both sides provably real")
         integrals = {
             alpha_normalize(i, prefix)
             for side in (step.lhs, step.rhs, lhs, rhs)
@@ -213,11 +227,15 @@ class Core:
         return Decision(False, reason="the core could not show the gap is non-negative")
 
     # -- rules ----------------------------------------------------------------
-    def admit(self, rules: Iterable[Rule]) -> _Admitted:
-        """Read the cited rules; ``refused`` names the first one the core cannot accept."""
+    def admit(self, rules: Iterable[Rule], context: Derivation | None = None) -> _Admitted:
+        """Read the cited rules; ``refused`` names the first one the core cannot accept.
+
+        ``context`` is the citing derivation: the rules it cites anywhere may
+        discharge the hypotheses of an instantiated lemma.
+        """
         adm = _Admitted()
         for rule in rules:
-            why = self._refusal(rule)
+            why = self._refusal(rule, context)
             if why:
                 adm.refused = f"cannot use rule {rule.name!r}: {why}"
                 return adm
@@ -233,7 +251,7 @@ class Core:
                 adm.covs.append((rule.name, rule.cov, jac))
         return adm
 
-    def _refusal(self, rule: Rule) -> str:
+    def _refusal(self, rule: Rule, context: Derivation | None = None) -> str:
         if rule.kind == "side-condition" and (rule.patterns or rule.nonneg is not None or rule.cov):
             return "a side condition never rewrites"
         if rule.integrability and rule.kind != "side-condition":
@@ -251,11 +269,15 @@ class Core:
             jac = jacobian(rule.cov)
             if isinstance(jac, str):
                 return jac
+        if rule.kind == "definition":
+            why = definition_refusal(rule)
+            if why:
+                return why
         if rule.kind == "lemma":
-            return self._lemma_refusal(rule)
+            return self._lemma_refusal(rule, context)
         return ""
 
-    def _lemma_refusal(self, rule: Rule) -> str:
+    def _lemma_refusal(self, rule: Rule, context: Derivation | None) -> str:
         origin = rule.origin
         if origin is None or not isinstance(origin.derivation, Derivation):
             return "a lemma must come from Derivation.as_lemma"
@@ -277,7 +299,149 @@ class Core:
             return f"lemma {derivation.name!r} is circular here"
         if not self.derivation_proved(derivation):
             return f"lemma {derivation.name!r} is not proved"
+        available = _rule_data(_cited(context)) if context is not None else []
+        for name, data in hypotheses(derivation, origin.mapping):
+            if not any(_same_data(data, other) for other in available):
+                return (
+                    f"instantiating lemma {derivation.name!r} changes its hypothesis {name!r}; "
+                    f"cite the instance ({_show_data(data)})"
+                )
         return ""
+
+
+def differentiate(expr: sp.Expr) -> sp.Expr:
+    """Evaluate every integral-free derivative with the trusted ``diff``.
+
+    What does not evaluate (a derivative of an abstract function, or of an
+    integral) stays, and the fragment gate then refuses it.
+    """
+    if not expr.has(sp.Derivative):
+        return expr
+    return expr.replace(
+        lambda e: isinstance(e, sp.Derivative) and not e.has(sp.Integral),
+        lambda e: e.doit(deep=False),
+    )
+
+
+def definition_refusal(rule: Rule) -> str:
+    """A definition introduces a name: its head is a symbol or an uninterpreted function
+    applied to pattern variables, absent from its meaning, with consistent assumptions."""
+    for lhs, rhs in rule.patterns:
+        if isinstance(lhs, sp.Symbol) and not isinstance(lhs, sp.Wild):
+            head_ok = True
+            for key in ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer"):
+                if getattr(lhs, f"is_{key}") is not True:
+                    continue
+                holds = is_real_valued(rhs) if key == "real" else getattr(rhs, f"is_{key}") is True
+                if not holds:
+                    return f"the defined symbol {lhs} is declared {key}, but {_short(rhs)} is not provably {key}"
+        else:
+            args = list(lhs.args) if isinstance(lhs, sp.Function) else []
+            flat = [a for arg in args for a in (arg.args if isinstance(arg, sp.Tuple) else (arg,))]
+            head_ok = (
+                isinstance(lhs, sp.Function)
+                and (isinstance(lhs, AppliedUndef) or getattr(type(lhs), "opaque", False) is True)
+                and all(isinstance(a, sp.Wild) for a in flat)
+            )
+        if not head_ok:
+            return (
+                f"a definition must name a symbol or an uninterpreted function of pattern "
+                f"variables, not {lhs}"
+            )
+        head = lhs if isinstance(lhs, sp.Symbol) else lhs.func
+        if (rhs.has(head) if isinstance(head, sp.Symbol) else bool(rhs.atoms(head))):
+            return f"the definition of {lhs} is circular"
+    return ""
+
+
+def _cited(derivation: Derivation | None) -> list[Rule]:
+    if derivation is None:
+        return []
+    return [*derivation.assumptions, *(r for s in derivation.steps for r in s.rules)]
+
+
+_RuleData = tuple[tuple[tuple[sp.Expr, sp.Expr], ...], sp.Expr | None, tuple | None]
+
+
+def _data(rule: Rule) -> _RuleData:
+    cov = None if rule.cov is None else (rule.cov.olds, rule.cov.news, rule.cov.maps)
+    return (rule.patterns, rule.nonneg, cov)
+
+
+def _rule_data(rules: Iterable[Rule]) -> list[_RuleData]:
+    return [_data(r) for r in rules if r.kind != "side-condition"]
+
+
+def _same_data(a: _RuleData, b: _RuleData) -> bool:
+    (pa, na, ca), (pb, nb, cb) = a, b
+    if len(pa) != len(pb) or ca != cb or not _same(na, nb):
+        return False
+    return all(
+        _same(alpha_normalize(x), alpha_normalize(y))
+        for (la, ra), (lb, rb) in zip(pa, pb, strict=True)
+        for x, y in ((la, lb), (ra, rb))
+    )
+
+
+def _show_data(data: _RuleData) -> str:
+    patterns, nonneg, cov = data
+    parts = [f"{_short(a)} → {_short(b)}" for a, b in patterns]
+    if nonneg is not None:
+        parts.append(f"{_short(nonneg)} ≥ 0")
+    if cov is not None:
+        parts.append(f"substitute {cov[0]} = {cov[2]}")
+    return "; ".join(parts)
+
+
+def hypotheses(derivation: Derivation, mapping: tuple, seen: frozenset[int] = frozenset()) -> list[tuple[str, _RuleData]]:
+    """The hypotheses (non-lemma rules, transitively) that ``mapping`` changes.
+
+    A lemma holds for every value of a symbol only where no axiom, definition
+    or inequality it rests on mentions that symbol; otherwise its instance
+    holds only together with the instance of that rule, which must be cited.
+    """
+    if not mapping or id(derivation) in seen:
+        return []
+    out: list[tuple[str, _RuleData]] = []
+    for rule in _cited(derivation):
+        if rule.kind == "side-condition":
+            continue
+        if rule.kind == "lemma" and rule.origin is not None:
+            inner = rule.origin
+            for name, data in hypotheses(inner.derivation, inner.mapping, seen | {id(derivation)}):
+                moved = _substitute_data(data, mapping)
+                if not _same_data(moved, data):
+                    out.append((name, moved))
+            # the inner lemma's own free symbols are universally quantified
+            continue
+        data = _data(rule)
+        moved = _substitute_data(data, mapping)
+        if not _same_data(moved, data):
+            out.append((rule.name, moved))
+    return out
+
+
+def _substitute_data(data: _RuleData, mapping: tuple) -> _RuleData:
+    patterns, nonneg, cov = data
+    subst = [(substitute(a, mapping), substitute(b, mapping)) for a, b in patterns]
+    moved_cov = None if cov is None else tuple(tuple(substitute(e, mapping) for e in part) for part in cov)
+    return (tuple(subst), None if nonneg is None else substitute(nonneg, mapping), moved_cov)
+
+
+def _check_rule_names(derivation: Derivation, seen: set[int], names: dict[str, _RuleData]) -> None:
+    """Two different rules sharing a name (anywhere a derivation reaches) are a usage error."""
+    if id(derivation) in seen:
+        return
+    seen.add(id(derivation))
+    for rule in _cited(derivation):
+        data = _data(rule)
+        other = names.setdefault(rule.name, data)
+        if other is not data and not _same_data(other, data) and rule.kind != "lemma":
+            raise DerivationError(
+                f"two different rules are named {rule.name!r}; give each rule its own name"
+            )
+        if rule.kind == "lemma" and rule.origin is not None:
+            _check_rule_names(rule.origin.derivation, seen, names)
 
 
 def _same(a: sp.Expr | None, b: sp.Expr | None) -> bool:

@@ -14,7 +14,8 @@ are applied, are built from the node types below.  Anything else (``Sum``,
   *opaque* function classes (``opaque = True``, real-valued, no methods but
   printing hooks), such as ``KL``: uninterpreted symbols whose meaning comes
   only from cited definitions;
-* ``Derivative`` with respect to symbols.
+* ``Derivative``: evaluated by ``diff`` before the gate; one that does not
+  evaluate (of an abstract function) is outside the fragment.
 
 Assumption keys are whitelisted too (:data:`ASSUMPTION_KEYS`): a symbol or an
 undefined function declared with any other key is a usage error, and so are
@@ -37,7 +38,12 @@ from sympy.core.function import AppliedUndef, UndefinedFunction
 
 from elbo_check.errors import DerivationError
 
-__all__ = ["ASSUMPTION_KEYS", "check_names_and_assumptions", "fragment_violation"]
+__all__ = [
+    "ASSUMPTION_KEYS",
+    "check_names_and_assumptions",
+    "fragment_violation",
+    "is_real_valued",
+]
 
 #: the only assumption keys a symbol or an undefined function may be declared with
 ASSUMPTION_KEYS = ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer")
@@ -77,7 +83,7 @@ def _node_violation(node: sp.Basic, scope: frozenset[sp.Symbol]) -> str | None:
         why = _class_violation(type(node))
         if why is not None:
             return why
-    elif not type(node).__module__.startswith("sympy."):
+    elif not (type(node).__module__ or "").startswith("sympy."):
         # a user subclass of a sympy class could override __eq__, expansion, ...
         return f"{type(node).__name__} is not a sympy class"
     if isinstance(node, sp.Float):
@@ -99,16 +105,18 @@ def _node_violation(node: sp.Basic, scope: frozenset[sp.Symbol]) -> str | None:
     if _is_opaque(node):
         return None  # checked above
     if isinstance(node, sp.Integral):
-        for lim in node.limits:
+        for i, lim in enumerate(node.limits):
             if len(lim) != 3:
                 return f"the integral over {lim[0]} has no limits"
             if not isinstance(lim[0], sp.Symbol):
                 return f"the integration variable {lim[0]} is not a symbol"
+            outer = scope | {later[0] for later in node.limits[i + 1 :]}
+            for bound in lim[1:]:
+                if bound not in (sp.oo, -sp.oo) and not is_real_valued(bound, outer):
+                    return f"the limit {_short(bound)} is not provably real"
         return None
     if isinstance(node, sp.Derivative):
-        if not all(isinstance(v, sp.Symbol) for v, _ in node.variable_count):
-            return "a derivative with respect to a non-symbol"
-        return None
+        return f"the derivative {_short(node)} does not evaluate to a closed form"
     if node in (sp.oo, -sp.oo, sp.zoo, sp.nan):
         return f"{node} occurs outside an integral's limits"
     return f"{type(node).__name__} ({_short(node)}) is outside the fragment"
@@ -157,13 +165,49 @@ def _class_violation(cls: type) -> str | None:
     if getattr(cls, "is_real", None) is not True:
         return f"the function {cls.__name__} is not declared real-valued"
     for klass in cls.__mro__:
-        if klass in (sp.Function, AppliedUndef):
-            return None
+        if klass is object or (klass.__module__ or "").startswith("sympy."):
+            continue  # sympy's own classes are trusted; every other class is audited
         for name, value in vars(klass).items():
             fact = name.startswith("is_") and (value is None or isinstance(value, bool))
             if not fact and name not in _CLASS_ALLOWED:
                 return f"the function {cls.__name__} defines {name}, which sympy may run"
     return None
+
+
+def is_real_valued(expr: sp.Basic, scope: frozenset[sp.Symbol] = frozenset()) -> bool:
+    """Is ``expr`` (a fragment expression) real for every value of its real symbols?
+
+    Structural, so it needs no assumption query on integrals: an integral of a
+    real integrand over real limits is real, a power is real when the base is
+    real and the exponent an integer or the base non-negative, a log is real
+    when its argument is positive.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> is_real_valued(x**2 + sp.exp(x)), is_real_valued(x ** sp.Rational(1, 3))
+    (True, False)
+    """
+    if isinstance(expr, sp.Integral):
+        inner = scope | {lim[0] for lim in expr.limits}
+        limits_real = all(
+            b in (sp.oo, -sp.oo) or is_real_valued(b, inner) for lim in expr.limits for b in lim[1:]
+        )
+        return limits_real and is_real_valued(expr.function, inner)
+    if isinstance(expr, sp.Symbol):
+        return expr in scope or expr.is_real is True
+    if isinstance(expr, (sp.Integer, sp.Rational)) or expr in (sp.pi, sp.E):
+        return True
+    if isinstance(expr, (sp.Add, sp.Mul, sp.exp, sp.Abs)):
+        return all(is_real_valued(a, scope) for a in expr.args)
+    if isinstance(expr, sp.Pow):
+        base, power = expr.args
+        if not (is_real_valued(base, scope) and is_real_valued(power, scope)):
+            return False
+        return power.is_integer is True or base.is_nonnegative is True
+    if isinstance(expr, sp.log):
+        return is_real_valued(expr.args[0], scope) and expr.args[0].is_positive is True
+    if isinstance(expr, AppliedUndef) or _is_opaque(expr):
+        return expr.is_real is True
+    return False
 
 
 def _short(node: sp.Basic, width: int = 40) -> str:
@@ -184,8 +228,6 @@ def _closure(keys: dict[str, bool]) -> dict[str, bool]:
 
 
 def _check_symbol(sym: sp.Symbol) -> None:
-    if isinstance(sym, sp.Dummy):
-        return
     given = getattr(sym, "_assumptions_orig", {})
     bad = sorted(k for k in given if k not in ASSUMPTION_KEYS and k != "commutative")
     if bad or given.get("commutative", True) is not True:
@@ -228,9 +270,11 @@ def check_names_and_assumptions(exprs: Iterable[sp.Basic]) -> None:
     functions: dict[str, UndefinedFunction] = {}
     for expr in exprs:
         for sym in _atoms(expr, sp.Symbol):
-            if isinstance(sym, (sp.Wild, sp.Dummy)):
+            if isinstance(sym, sp.Wild):
                 continue
             _check_symbol(sym)
+            if isinstance(sym, sp.Dummy):
+                continue
             seen = symbols.setdefault(sym.name, sym)
             if seen != sym:
                 shown = "; ".join(sorted([_describe(seen), _describe(sym)]))

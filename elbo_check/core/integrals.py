@@ -140,9 +140,9 @@ def negative_definite(exponent: sp.Expr, variables: list[sp.Symbol]) -> bool:
 
 
 def _is_density_term(term: sp.Expr, variables: set[sp.Symbol]) -> bool:
+    """A plain factor ``f(..., z, ...)``: an abstract density with each variable as an argument."""
     return any(
-        isinstance(f, AppliedUndef) and variables <= f.free_symbols
-        for f in sp.Mul.make_args(term)
+        isinstance(f, AppliedUndef) and variables <= set(f.args) for f in sp.Mul.make_args(term)
     )
 
 

@@ -34,7 +34,9 @@ Mapping = Sequence[tuple[Any, Any]]
 
 
 def _bound(exprs: Sequence[sp.Expr]) -> set[sp.Symbol]:
-    return {lim[0] for e in exprs for i in e.atoms(sp.Integral) for lim in i.limits}
+    """Integration variables and differentiation variables: both are binders."""
+    out = {lim[0] for e in exprs for i in e.atoms(sp.Integral) for lim in i.limits}
+    return out | {v for e in exprs for d in e.atoms(sp.Derivative) for v in d.variables}
 
 
 def _declared(obj: Any) -> list[str]:
@@ -58,7 +60,7 @@ def instance_violation(old: Any, new: Any, exprs: Sequence[sp.Expr]) -> str | No
         return f"the value {new} for {old} holds a pattern variable or an integral"
     if isinstance(old, sp.Symbol) and not isinstance(old, sp.Wild):
         if old in bound:
-            return f"{old} is a bound (integration) variable; it cannot be instantiated"
+            return f"{old} is a bound (integration or differentiation) variable; it cannot be instantiated"
         value = sp.Integer(new) if isinstance(new, int) and not isinstance(new, bool) else new
         if isinstance(value, sp.Basic) and value.free_symbols & bound:
             caught = sorted(map(str, value.free_symbols & bound))

@@ -42,8 +42,8 @@ __all__ = [
 
 
 def bound_prefix(exprs: Iterable[sp.Basic]) -> str:
-    """A prefix for canonical bound names that no free symbol of ``exprs`` starts with."""
-    taken = {s.name for e in exprs for s in e.free_symbols if isinstance(s, sp.Symbol)}
+    """A prefix for canonical bound names that no symbol of ``exprs`` starts with."""
+    taken = {s.name for e in exprs for s in e.atoms(sp.Symbol)}
     prefix = "_b"
     while any(name.startswith(prefix) for name in taken):
         prefix += "b"
@@ -123,9 +123,9 @@ def _rebuild(node: sp.Basic, args: list[sp.Basic]) -> sp.Basic:
     return node.func(*args)
 
 
-def _declared_keys(wild: sp.Wild) -> list[str]:
+def _declared_keys(wild: sp.Wild) -> list[tuple[str, bool]]:
     given = getattr(wild, "_assumptions_orig", {})
-    return [k for k in ASSUMPTION_KEYS if given.get(k) is True]
+    return [(k, given[k]) for k in ASSUMPTION_KEYS if isinstance(given.get(k), bool)]
 
 
 def wild_violation(wild: sp.Wild) -> str | None:
@@ -194,8 +194,8 @@ def _verified_match(node: sp.Expr, lhs: sp.Expr, bound_in_lhs: set[sp.Symbol]) -
     for wild, value in found.items():
         if value.free_symbols & bound_in_lhs:
             return None  # the value would escape its binder
-        for key in _declared_keys(wild):
-            if getattr(value, f"is_{key}", None) is not True:
+        for key, wanted in _declared_keys(wild):
+            if getattr(value, f"is_{key}", None) is not wanted:
                 return None
     if lhs.xreplace(found) != node:
         return None  # the matcher's answer does not reproduce the node
@@ -215,8 +215,8 @@ def rewrite(expr: sp.Expr, lhs: sp.Expr, rhs: sp.Expr, prefix: str) -> sp.Expr:
     rhs_fresh = _fresh_binders(rhs) if rhs.has(sp.Integral) else rhs
 
     def walk(node: sp.Basic, scope: frozenset[sp.Symbol]) -> sp.Basic:
-        if not isinstance(node, (sp.Expr, sp.Tuple)):
-            return node
+        if not isinstance(node, (sp.Expr, sp.Tuple)) or isinstance(node, sp.Derivative):
+            return node  # a derivative's variable is a binder: never rewritten inside
         if not (node.has(lhs.func) if wild else node.has(lhs)):
             return node
         if node.func == lhs.func or not wild:
