@@ -157,6 +157,14 @@ WILD = [
     ("instantiate refuses a complex constant for a positive symbol", "check", lambda: _inst_value(CUBE_ROOT_M1)),
     ("a real wild does not match a complex value", "false",
      lambda: verdict(ge("w9", (CUBE_ROOT_M1 * s) ** 2, 0))),
+    ("integer wild does not prove x^2 - x >= 0 for real x", "false",
+     lambda: verdict(ge("w11", x**2 - x, 0, by=inequality("int", sp.Wild("m", integer=True) ** 2 - sp.Wild("m", integer=True),
+                                                          "m^2 >= m for integers")))),
+    ("nonpositive wild does not prove -x >= 0 for real x", "false",
+     lambda: verdict(ge("w12", -x, 0, by=inequality("np", -sp.Wild("v", nonpositive=True), "v <= 0")))),
+    ("instantiate refuses x^2 (only non-negative) for a positive symbol", "check", lambda: _inst_value(x**2)),
+    ("a positive wild on a bound variable of [1, 2] still proves the integral non-negative", "proved",
+     lambda: verdict(ge("w13", sp.Integral(t, (t, 1, 2)), 0, by=inequality("pos", W, "w >= 0")))),
     ("positive wild still proves log s^2 = 2 log s for positive s", "proved",
      lambda: verdict(eq("w10", sp.log(s**2), 2 * sp.log(s), by=axiom("lsq", sp.log(W**2), 2 * sp.log(W))))),
 ]
@@ -197,6 +205,21 @@ def _same_step_object() -> str:
     return _two(first, second)
 
 
+def _tiny_timeout_lemma() -> str:
+    checker = Checker(CheckConfig(step_timeout=1e-9))
+    lemma = eq("tiny-l", sp.log(s**2), 3 * sp.log(s), by="oops")
+    check_derivation(lemma, checker=checker)
+    return verdict(eq("tiny-use", sp.log(s**2), 3 * sp.log(s), by=lemma.as_lemma()), checker=checker)
+
+
+def _circular() -> str:
+    first = eq("circ-a", sp.log(s), 0, by="a")
+    lemma_a = first.as_lemma()
+    second = eq("circ-b", sp.log(s), 0, by=lemma_a)
+    third = eq("circ-c", sp.log(s), 0, by=second.as_lemma())
+    return verdict(third)
+
+
 GAUSS = sp.Integral(sp.exp(-(z**2)), (z, -R, R))
 QZ = sp.Integral(q(z), (z, -R, R))
 
@@ -226,6 +249,8 @@ CACHES = [
     ("a change of variables in one derivation is not reused by the next", "false",
      lambda: _two(eq("c13", GAUSS, sp.sqrt(sp.pi), by=change_of_variables("sh", z, u, u + 1)),
                   eq("c14", GAUSS, sp.sqrt(sp.pi) / 2, by="nothing"))),
+    ("circular lemmas through one checker are not proved", "false", _circular),
+    ("an undecided lemma (tiny timeout) does not become proved through a cache", "false", _tiny_timeout_lemma),
     ("checking the same derivation twice gives the same proved verdict", "proved",
      lambda: _two(eq("c15", sp.log(s**2), 2 * sp.log(s)), eq("c16", sp.log(s**2), 2 * sp.log(s)))),
 ]
@@ -269,6 +294,15 @@ COMPLEX = [
     ("an integral whose limit is complex is not a real integral", "false",
      lambda: verdict(eq("x9", sp.Integral(sp.Integral(sp.Abs(sp.Symbol("w")) ** 2, (sp.Symbol("w"), 0, CUBE_ROOT_M1 * y)),
                                           (y, 0, 1)), -sp.Rational(1, 12)))),
+    ("an order between cube roots of a real x is not proved (complex for x < 0)", "false",
+     lambda: verdict(ge("x12", x ** sp.Rational(1, 3), x ** sp.Rational(1, 3) - 1))),
+    ("exp(c s) >= 0 with complex c is not proved", "false", lambda: verdict(ge("x13", sp.exp(CUBE_ROOT_M1 * s), 0))),
+    ("sqrt(x y) = sqrt(x) sqrt(y) for real x, y is not proved", "false",
+     lambda: verdict(eq("x14", sp.sqrt(x * y), sp.sqrt(x) * sp.sqrt(y)))),
+    ("log(x y) = log x + log y for real x, y is not proved", "false",
+     lambda: verdict(eq("x15", sp.log(x * y), sp.log(x) + sp.log(y)))),
+    ("|exp(c s)| = exp(s/2) is true and not refuted", "true",
+     lambda: verdict(eq("x16", sp.Abs(sp.exp(CUBE_ROOT_M1 * s)), sp.exp(s / 2)))),
     ("((-1)^(1/3))^3 = -1 is true and not refuted", "true", lambda: verdict(eq("x10", CUBE_ROOT_M1**3 * s, -s))),
     ("|x|^(2/3) = (x^2)^(1/3) is true and not refuted", "true",
      lambda: verdict(eq("x11", sp.Abs(x) ** sp.Rational(2, 3), (x**2) ** sp.Rational(1, 3)))),
@@ -314,6 +348,45 @@ def _collision_steps() -> bool:
     return _axiom_shown(d)
 
 
+class _HideAssumptions(Derivation):
+    """Shows the absurd axiom to the core, and nothing to anyone else."""
+
+    @property
+    def assumptions(self):  # type: ignore[override]
+        return (ABSURD,) if sys._getframe(1).f_code.co_name in ("decide", "_decide") else ()
+
+    @assumptions.setter
+    def assumptions(self, value):
+        pass
+
+
+def _hidden_assumptions() -> bool:
+    result = check_derivation(_HideAssumptions("hide").start(sp.log(s)).equals(0, by="nothing"), CONFIG)
+    if result.steps[0].verdict.value != "proved":
+        return True
+    return any(e.shows == ABSURD_SHOWS for e in result.ledger)
+
+
+class EvilLog(sp.log):
+    """A log subclass (so an Operator of the fragment) that expands to 0 and prints as log."""
+
+    def _eval_expand_log(self, **hints):
+        return sp.Integer(0)
+
+    def _sympystr(self, printer):
+        return f"log({printer._print(self.args[0])})"
+
+
+class ZeroSymbol(sp.Symbol):
+    def _eval_expand_mul(self, **hints):
+        return sp.Integer(0)
+
+
+class ZeroAdd(sp.Add):
+    def _eval_expand_mul(self, **hints):
+        return sp.Integer(0)
+
+
 def _underscore_symbol() -> bool:
     hidden = sp.Symbol("_p", positive=True)
     d = eq("underscore", sp.log(hidden**2), 2 * sp.log(hidden))
@@ -351,6 +424,9 @@ LEDGER = [
     ("a symbol named with a leading underscore still has its assumption in the ledger", "check",
      _underscore_symbol),
     ("a symbol only in a cited rule has its assumption in the ledger", "check", _symbol_only_in_rule),
+    ("a subclass that hides its assumptions from the ledger does not keep a proof", "check", _hidden_assumptions),
+    ("a log subclass printing as log does not prove log(s) = 0 with an empty ledger", "false",
+     lambda: verdict(eq("l10", EvilLog(s), 0))),
     ("an axiom reached through a lemma is marked with the lemma it comes via", "check",
      lambda: any(e.via and "log(s) → 0" in e.shows for e in
                  check_derivation(eq("l8", sp.log(s), 0, by=_lemma_chain(2)), CONFIG).ledger)),
@@ -521,6 +597,10 @@ BINDERS = [
      lambda: verdict(eq("b11", sp.Integral(sp.Integral(t, (t, 0, 1)), (t, 0, 1)), sp.Rational(1, 4)))),
     ("a limit that names the integration variable refers to the free one", "false",
      lambda: verdict(eq("b12", sp.Integral(t, (t, 0, t)), t**2))),
+    ("the integral of t from s to b is not proved non-negative (b may be below s)", "false",
+     lambda: verdict(ge("b15", sp.Integral(t, (t, s, sp.Symbol("bb", positive=True))), 0, by=inequality("pos", W, "w")))),
+    ("an integral inside a Sum is out of the fragment", "false",
+     lambda: verdict(eq("b16", sp.Sum(sp.Integral(kp * t, (t, 0, 1)), (kp, -2, -1)), sp.Rational(3, 2)))),
     ("iterated integral with an outer-variable limit is still proved", "proved",
      lambda: verdict(eq("b13", sp.Integral(sp.Integral(t, (t, 0, y)), (y, 0, 1)), sp.Rational(1, 6)))),
     ("a reversed polynomial integral is still proved", "proved",
@@ -658,6 +738,10 @@ HANDMADE = [
     ("an opaque function's declared sign, if used, is shown in the ledger", "check", _opaque_sign_in_ledger),
     ("an opaque function defining _eval_expand_mul is refused", "false",
      lambda: verdict(eq("h6", OpaqueDirect(x), 7))),
+    ("a Symbol subclass with an expand hook does not prove zz = 0", "false",
+     lambda: verdict(eq("h10", ZeroSymbol("zz", real=True), 0))),
+    ("an Add subclass with an expand hook does not prove s + 1 = 0", "false",
+     lambda: verdict(eq("h11", ZeroAdd(s, 1), 0))),
     ("a Wild with a property closure is refused", "check",
      lambda: raises_usage(lambda: axiom("prop", sp.log(sp.Wild("pw", properties=[lambda e: True]) ** 2),
                                         2 * sp.log(sp.Wild("pw", properties=[lambda e: True]))))),
@@ -681,6 +765,14 @@ def test_hand_built_rules_cannot_forge_a_proof(expect, thunk):
 # 9. Convergence
 # ---------------------------------------------------------------------------
 INTEG = integrability("all expectations are finite")
+r_density = sp.Function("r", positive=True)
+
+
+def _two_densities() -> str:
+    both = ((z, -R, R), (u, -R, R))
+    lhs = sp.Integral(q(z) + q(z) * r_density(u), *both)
+    rhs = sp.Integral(q(z), *both) + sp.Integral(q(z) * r_density(u), *both)
+    return verdict(eq("cv15", lhs, rhs, by=INTEG))
 
 
 def _cancel(body) -> str:
@@ -715,6 +807,11 @@ CONVERGENCE = [
                         sp.Integral(sp.Derivative(q(z), z), (z, -R, R)) + QZ, by=INTEG))),
     ("1/u on [0, 1] does not converge", "false",
      lambda: verdict(eq("cv10", sp.Integral(1 / u, (u, 0, 1)), sp.Integral(1 / u, (u, 0, 1))))),
+    ("an odd polynomial over the whole line does not converge", "false",
+     lambda: verdict(eq("cv14", sp.Integral(z, (z, -R, R)), 0))),
+    ("a product of one-variable densities over two variables is not covered", "false", _two_densities),
+    ("the half-line exponential integral is true and not refuted", "true",
+     lambda: verdict(eq("cv16", sp.Integral(sp.exp(-u), (u, 0, R)), 1))),
     ("exp(z^2) exp(-2 z^2) is a true Gaussian", "proved",
      lambda: verdict(eq("cv11", sp.Integral(sp.exp(z**2) * sp.exp(-2 * z**2), (z, -R, R)), sp.sqrt(sp.pi)))),
     ("a Gaussian second moment is still proved", "proved",
@@ -751,6 +848,11 @@ REFUTE = [
      lambda: verdict(eq("r5", sp.log(s**2), 2 * sp.log(s), by=axiom("bad", sp.log(W), W)))),
     ("a true step citing a definition that redefines log is not refuted", "true",
      lambda: verdict(eq("r6", sp.log(s**2), 2 * sp.log(s), by=definition("bad def", sp.log(W), W)))),
+    ("a true step about a positive K is not refuted by unfolding an inconsistent definition", "true",
+     lambda: verdict(eq("r15", sp.log(sp.Symbol("K", positive=True) ** 2), 2 * sp.log(sp.Symbol("K", positive=True)),
+                        by=definition("K", sp.Symbol("K", positive=True), x)))),
+    ("a true inequality citing a false inequality axiom is not refuted", "true",
+     lambda: verdict(ge("r16", s**2, 0, by=inequality("bad", -W, "w <= 0")))),
     ("cos(pi n) = (-1)^n for integer n is not refuted", "true",
      lambda: verdict(eq("r7", sp.cos(sp.pi * n), (-1) ** n))),
     ("log x^2 = 2 log |x| for real x is not refuted", "true",
@@ -843,6 +945,15 @@ CRASHES = [
     ("an infinite step timeout is a usage error, not a traceback", "check",
      lambda: raises_usage(lambda: CheckConfig(step_timeout=float("inf"))) or
      _no_crash(lambda: eq("k13", s, s), CheckConfig(step_timeout=float("inf")))),
+    ("a string step timeout is a usage error, not a traceback", "check",
+     lambda: raises_usage(lambda: CheckConfig(step_timeout="5")) or
+     _no_crash(lambda: eq("k15", s, s), CheckConfig(step_timeout="5"))),
+    ("a 1e300 s step timeout does not crash", "check",
+     lambda: raises_usage(lambda: CheckConfig(step_timeout=1e300)) or
+     _no_crash(lambda: eq("k16", s, s), CheckConfig(step_timeout=1e300))),
+    ("check_derivation of a string is a usage error", "check",
+     lambda: raises_usage(lambda: check_derivation("not a derivation", CONFIG))),
+    ("a Lambda step does not crash", "check", lambda: _no_crash(lambda: eq("k17", sp.Lambda(x, x), sp.Lambda(y, y)))),
     ("a MatrixSymbol does not crash", "check",
      lambda: _no_crash(lambda: eq("k14", sp.MatrixSymbol("M", 2, 2), sp.ZeroMatrix(2, 2)))),
 ]
@@ -926,8 +1037,8 @@ CAPTURE = [
     ("a change-of-variables shift named _b1_0 does not make the second moment vanish", "false",
      lambda: verdict(eq("cap2", sp.Integral(z**2 * sp.exp(-(z**2)), (z, -R, R)), 0,
                         by=change_of_variables("shift", z, u, u + B10)))),
-    ("a derivative variable is not rewritten by a definition", "false",
-     lambda: verdict(eq("cap3", sp.Derivative(a * x, a), 2 * x, by=definition("a", a, x)))),
+    ("a derivative variable is not rewritten by an axiom a = x", "false",
+     lambda: verdict(eq("cap3", sp.Derivative(a * x, a), 2 * x, by=axiom("a is x", a, x)))),
     ("a derivative variable is not rewritten by an axiom", "false",
      lambda: verdict(eq("cap4", sp.Derivative(x**2, x), 0, by=axiom("x is one", x, sp.Integer(1))))),
     ("a Wild under a binder does not capture the bound variable", "false",
