@@ -124,6 +124,38 @@ def _inst_wild_for_positive_symbol() -> bool:
     return verdict(eq("inst-wild", sp.log(x**2), 2 * sp.log(x), by=inst)) != "proved"
 
 
+def _defined_symbol_instance() -> str:
+    """A lemma K = log(s) holds only because K is defined so; K := s^2 is no instance of it."""
+    big = sp.Symbol("K", real=True)
+    lemma = eq("def-k", big, sp.log(s), by=definition("K", big, sp.log(s))).as_lemma()
+    try:
+        inst = instantiate(lemma, {big: s**2})
+    except (DerivationError, UsageError):
+        return "undecided"
+    return verdict(eq("use-def-k", s**2, sp.log(s), by=inst))
+
+
+def _axiom_symbol_instance() -> str:
+    """A lemma log(s) = K resting on the axiom log(s) = K does not hold for 2s in place of s."""
+    big = sp.Symbol("K", real=True)
+    lemma = eq("ax-s", sp.log(s), big, by=axiom("K is log s", sp.log(s), big)).as_lemma()
+    try:
+        inst = instantiate(lemma, {s: 2 * s})
+    except (DerivationError, UsageError):
+        return "undecided"
+    return verdict(eq("use-ax-s", sp.log(2 * s), big, by=inst))
+
+
+def _normalised_density_instance() -> str:
+    """'q integrates to 1' (an axiom about q) is no fact about exp(-z^2): its integral is sqrt(pi)."""
+    lemma = eq("q-norm", QZ, 1, by=[integrability("finite"), axiom("q normalised", QZ, 1)]).as_lemma()
+    try:
+        inst = instantiate(lemma, {q: lambda v: sp.exp(-(v**2))})
+    except (DerivationError, UsageError):
+        return "undecided"
+    return verdict(eq("use-q-norm", GAUSS, 1, by=inst))
+
+
 def _inst_value(value) -> bool:
     rule = axiom("log square", sp.log(p**2), 2 * sp.log(p))
     return raises_usage(lambda: instantiate(rule, {p: value}))
@@ -163,6 +195,8 @@ WILD = [
     ("nonpositive wild does not prove -x >= 0 for real x", "false",
      lambda: verdict(ge("w12", -x, 0, by=inequality("np", -sp.Wild("v", nonpositive=True), "v <= 0")))),
     ("instantiate refuses x^2 (only non-negative) for a positive symbol", "check", lambda: _inst_value(x**2)),
+    ("instantiating a defined symbol does not prove s^2 = log s", "false", _defined_symbol_instance),
+    ("instantiating a symbol an axiom constrains does not prove log 2s = K", "false", _axiom_symbol_instance),
     ("a positive wild on a bound variable of [1, 2] still proves the integral non-negative", "proved",
      lambda: verdict(ge("w13", sp.Integral(t, (t, 1, 2)), 0, by=inequality("pos", W, "w >= 0")))),
     ("positive wild still proves log s^2 = 2 log s for positive s", "proved",
@@ -212,6 +246,19 @@ def _tiny_timeout_lemma() -> str:
     return verdict(eq("tiny-use", sp.log(s**2), 3 * sp.log(s), by=lemma.as_lemma()), checker=checker)
 
 
+def _reassigned_cycle() -> str:
+    first = eq("cyc-a", sp.log(s), 0, by="by b")
+    second = eq("cyc-b", sp.log(s), 0, by="by a")
+    lemma_b = second.as_lemma()
+    first.assume(lemma_b)
+    lemma_a = first.as_lemma()
+    try:
+        second.assumptions = (lemma_a,)
+    except (DerivationError, UsageError, AttributeError):
+        return "undecided"
+    return verdict(first)
+
+
 def _circular() -> str:
     first = eq("circ-a", sp.log(s), 0, by="a")
     lemma_a = first.as_lemma()
@@ -250,6 +297,7 @@ CACHES = [
      lambda: _two(eq("c13", GAUSS, sp.sqrt(sp.pi), by=change_of_variables("sh", z, u, u + 1)),
                   eq("c14", GAUSS, sp.sqrt(sp.pi) / 2, by="nothing"))),
     ("circular lemmas through one checker are not proved", "false", _circular),
+    ("a lemma cycle made by reassigning assumptions is not proved and does not crash", "false", _reassigned_cycle),
     ("an undecided lemma (tiny timeout) does not become proved through a cache", "false", _tiny_timeout_lemma),
     ("checking the same derivation twice gives the same proved verdict", "proved",
      lambda: _two(eq("c15", sp.log(s**2), 2 * sp.log(s)), eq("c16", sp.log(s**2), 2 * sp.log(s)))),
@@ -425,6 +473,8 @@ LEDGER = [
      _underscore_symbol),
     ("a symbol only in a cited rule has its assumption in the ledger", "check", _symbol_only_in_rule),
     ("a subclass that hides its assumptions from the ledger does not keep a proof", "check", _hidden_assumptions),
+    ("instantiating q in a lemma that assumes q normalised does not prove the Gaussian integral is 1", "false",
+     _normalised_density_instance),
     ("a log subclass printing as log does not prove log(s) = 0 with an empty ledger", "false",
      lambda: verdict(eq("l10", EvilLog(s), 0))),
     ("an axiom reached through a lemma is marked with the lemma it comes via", "check",
@@ -805,6 +855,9 @@ CONVERGENCE = [
     ("a derivative of q is not a density term", "false",
      lambda: verdict(eq("cv9", sp.Integral(sp.Derivative(q(z), z) + q(z), (z, -R, R)),
                         sp.Integral(sp.Derivative(q(z), z), (z, -R, R)) + QZ, by=INTEG))),
+    ("integrability does not cover q(1/z), which is no density of z", "false",
+     lambda: verdict(eq("cv17", sp.Integral(q(1 / z) * (1 + z), (z, -R, R)),
+                        sp.Integral(q(1 / z), (z, -R, R)) + sp.Integral(q(1 / z) * z, (z, -R, R)), by=INTEG))),
     ("1/u on [0, 1] does not converge", "false",
      lambda: verdict(eq("cv10", sp.Integral(1 / u, (u, 0, 1)), sp.Integral(1 / u, (u, 0, 1))))),
     ("an odd polynomial over the whole line does not converge", "false",
@@ -1000,6 +1053,14 @@ HOSTILE_FILES = {
         from elbo_check.rules import Rule
         s = sp.Symbol("s", positive=True)
         d = Derivation("odd").start(sp.log(s)).equals(0, by=Rule("odd", "axiom", "odd", lhs=3, rhs=5))
+    """,
+    "rule with a None statement and a multi-line name": """
+        import sympy as sp
+        from elbo_check import Derivation
+        from elbo_check.rules import Rule
+        s = sp.Symbol("s", positive=True)
+        r = Rule("two\\nlines", "axiom", None, lhs=sp.log(s), rhs=sp.Integer(0))
+        d = Derivation("odd-rule").start(sp.log(s)).equals(0, by=r)
     """,
     "symbol with a non-whitelisted assumption": """
         import sympy as sp
