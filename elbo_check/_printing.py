@@ -16,15 +16,27 @@ long, instead of crashing the report.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import sympy as sp
 
-__all__ = ["safe_print"]
+__all__ = ["deep_recursion", "safe_print"]
 
 #: the recursion limit used while printing (a 300-deep tree needs about 3,000 frames)
 PRINT_RECURSION_LIMIT = 20_000
+
+
+@contextlib.contextmanager
+def deep_recursion(limit: int = 10_000) -> Iterator[None]:
+    """Raise Python's recursion limit inside the block (never lower it)."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def safe_print(printer: Callable[[sp.Basic], str], expr: sp.Basic, width: int = 20_000) -> str:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from elbo_check._printing import deep_recursion
 from elbo_check._timeout import StepTimeout, time_limit
 from elbo_check.core import Core, Decision
 from elbo_check.core.integrals import Reducer
@@ -92,6 +93,12 @@ class Checker:
         on_step: Callable[[StepResult], None] | None = None,
     ) -> DerivationResult:
         """Check every step of ``derivation`` (cached: a checked derivation is frozen)."""
+        with deep_recursion():
+            return self._check(derivation, on_step)
+
+    def _check(
+        self, derivation: Derivation, on_step: Callable[[StepResult], None] | None
+    ) -> DerivationResult:
         key = id(derivation)
         if key in self._cache:
             return self._cache[key]
@@ -117,6 +124,10 @@ class Checker:
 
     def check_step(self, step: Step, derivation: Derivation) -> StepResult:
         """Check one step of ``derivation``; see the module docstring."""
+        with deep_recursion():
+            return self._check_step(step, derivation)
+
+    def _check_step(self, step: Step, derivation: Derivation) -> StepResult:
         start = time.perf_counter()
         self.core.prepare(derivation)
         cap, cap_message = self._lemma_cap(step, derivation)

@@ -27,7 +27,7 @@ from typing import Literal
 
 import sympy as sp
 
-from elbo_check._timeout import Deadline
+from elbo_check._timeout import Deadline, StepTimeout
 
 __all__ = ["NumericOutcome", "compare", "sample_points"]
 
@@ -128,6 +128,8 @@ def _evaluate(expr: sp.Expr, point: dict[sp.Symbol, sp.Rational], dps: int) -> s
     """
     try:
         value = expr.xreplace(point).evalf(dps, strict=True)
+    except StepTimeout:
+        raise
     except Exception:  # noqa: BLE001 - PrecisionExhausted, domain errors, ...: no certified value
         return None
     if not value.is_number or value.has(sp.nan, sp.zoo) or value.is_infinite:

@@ -73,6 +73,13 @@ def fragment_violation(expr: sp.Basic, *, bound: frozenset[sp.Symbol] = frozense
 
 
 def _node_violation(node: sp.Basic, scope: frozenset[sp.Symbol]) -> str | None:
+    if isinstance(node, AppliedUndef) or _is_opaque(node):
+        why = _class_violation(type(node))
+        if why is not None:
+            return why
+    elif not type(node).__module__.startswith("sympy."):
+        # a user subclass of a sympy class could override __eq__, expansion, ...
+        return f"{type(node).__name__} is not a sympy class"
     if isinstance(node, sp.Float):
         return f"a Float ({node}) is not exact"
     if isinstance(node, _CONSTANTS) or node in (sp.pi, sp.E):
@@ -89,8 +96,8 @@ def _node_violation(node: sp.Basic, scope: frozenset[sp.Symbol]) -> str | None:
         return None
     if isinstance(node, _OPERATORS):
         return None
-    if isinstance(node, sp.Function) and getattr(type(node), "opaque", False) is True:
-        return _opaque_violation(type(node))
+    if _is_opaque(node):
+        return None  # checked above
     if isinstance(node, sp.Integral):
         for lim in node.limits:
             if len(lim) != 3:
@@ -107,27 +114,55 @@ def _node_violation(node: sp.Basic, scope: frozenset[sp.Symbol]) -> str | None:
     return f"{type(node).__name__} ({_short(node)}) is outside the fragment"
 
 
-#: what an opaque function class may define itself: printing, and nothing sympy would run
-_PRINTING = {"_latex", "_sympystr", "_pretty", "_mathml", "_mathml_presentation", "as_integral"}
+#: what a function class of the fragment may define itself besides ``is_*`` facts:
+#: printing hooks and the class bookkeeping sympy adds, nothing sympy would run
+_CLASS_ALLOWED = {
+    "_latex",
+    "_sympystr",
+    "_pretty",
+    "_mathml",
+    "_mathml_presentation",
+    "as_integral",
+    "nargs",
+    "_nargs",
+    "opaque",
+    "name",
+    "_kwargs",
+    "_explicit_class_assumptions",
+    "default_assumptions",
+    "_prop_handler",
+    "_sage_",
+    "__module__",
+    "__doc__",
+    "__qualname__",
+    "__annotations__",
+    "__dict__",
+    "__weakref__",
+}
 
 
-def _opaque_violation(cls: type) -> str | None:
-    """An opaque function is an uninterpreted real-valued symbol, like an abstract density.
+def _is_opaque(node: sp.Basic) -> bool:
+    return isinstance(node, sp.Function) and getattr(type(node), "opaque", False) is True
 
-    The class must be declared real-valued and define no method sympy could
-    run while canonicalising (``eval``, ``doit``, ``_eval_*``, ...): only the
-    printing hooks in :data:`_PRINTING`.  Its meaning comes only from cited
-    definitions.
+
+def _class_violation(cls: type) -> str | None:
+    """A function class of the fragment is an uninterpreted real-valued symbol.
+
+    Undefined functions (``sp.Function("q", positive=True)``) and *opaque*
+    classes (``opaque = True``, such as ``KL``) qualify when they are declared
+    real-valued and define nothing sympy could run while canonicalising
+    (``eval``, ``doit``, ``_eval_*``, ``__eq__``, ...): only printing hooks and
+    assumption facts.  Their meaning comes only from cited definitions.
     """
     if getattr(cls, "is_real", None) is not True:
-        return f"the opaque function {cls.__name__} is not declared real-valued"
+        return f"the function {cls.__name__} is not declared real-valued"
     for klass in cls.__mro__:
-        if klass is sp.Function:
+        if klass in (sp.Function, AppliedUndef):
             return None
         for name, value in vars(klass).items():
-            code = callable(value) or isinstance(value, (classmethod, staticmethod, property))
-            if code and name not in _PRINTING and not name.startswith("__"):
-                return f"the opaque function {cls.__name__} defines {name}, which sympy may run"
+            fact = name.startswith("is_") and (value is None or isinstance(value, bool))
+            if not fact and name not in _CLASS_ALLOWED:
+                return f"the function {cls.__name__} defines {name}, which sympy may run"
     return None
 
 
@@ -200,7 +235,9 @@ def check_names_and_assumptions(exprs: Iterable[sp.Basic]) -> None:
             if seen != sym:
                 shown = "; ".join(sorted([_describe(seen), _describe(sym)]))
                 raise DerivationError(f"two different symbols are named {sym.name!r} ({shown})")
-        for app in _atoms(expr, AppliedUndef):
+        for app in _atoms(expr, sp.Function):
+            if not (isinstance(app, AppliedUndef) or _is_opaque(app)):
+                continue
             func = app.func
             _check_function(func)
             other = functions.setdefault(str(func), func)

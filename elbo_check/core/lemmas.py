@@ -28,7 +28,7 @@ from sympy.core.function import AppliedUndef
 
 from elbo_check.core.fragment import ASSUMPTION_KEYS
 
-__all__ = ["instance_violation", "lemma_statement", "substitute"]
+__all__ = ["concrete", "describe_mapping", "instance_violation", "lemma_statement", "substitute"]
 
 Mapping = Sequence[tuple[Any, Any]]
 
@@ -93,6 +93,35 @@ def substitute(expr: sp.Expr, mapping: Mapping) -> sp.Expr:
     return expr
 
 
+def concrete(exprs: Sequence[sp.Expr], mapping: Mapping) -> list[tuple[Any, Any]] | str:
+    """The substitution as plain ``{expression: value}`` pairs, each checked, or a reason.
+
+    A callable is called once per application: a function that answers
+    differently on a second call cannot pass one value to the check and
+    another to the substitution.
+    """
+    out: list[tuple[Any, Any]] = []
+    for old, new in mapping:
+        reason = instance_violation(old, new, exprs)
+        if reason is not None:
+            return reason
+        if isinstance(old, type):
+            apps = {a for e in exprs for a in e.atoms(old)}
+            if any(a.args and any(b.has(old) for b in a.args) for a in apps):
+                return f"{old} is applied to itself; nested applications cannot be instantiated"
+            values = {a: new(*a.args) for a in apps}
+            for app, value in values.items():
+                reason = _lacks(app, value)
+                if reason is not None:
+                    return reason
+            out.append(("apps", values))
+        else:
+            value = sp.Integer(new) if isinstance(new, int) and not isinstance(new, bool) else new
+            out.append(("symbol", {old: value}))
+        exprs = [e.xreplace(out[-1][1]) for e in exprs]
+    return out
+
+
 def lemma_statement(
     conclusion: tuple[sp.Expr, str | None, sp.Expr], mapping: Mapping
 ) -> tuple[str, sp.Expr, sp.Expr | None] | str:
@@ -103,12 +132,11 @@ def lemma_statement(
     begin, relation, end = conclusion
     if relation is None:
         return "the chain mixes <= and >=: it proves no relation"
-    exprs = [begin, end]
-    for old, new in mapping:
-        reason = instance_violation(old, new, exprs)
-        if reason is not None:
-            return reason
-    begin, end = substitute(begin, mapping), substitute(end, mapping)
+    pairs = concrete([begin, end], mapping)
+    if isinstance(pairs, str):
+        return pairs
+    for _, table in pairs:
+        begin, end = begin.xreplace(table), end.xreplace(table)
     if relation == "=":
         return ("=", begin, end)
     return (">=0", begin - end if relation == ">=" else end - begin, None)
