@@ -435,6 +435,22 @@ class ZeroAdd(sp.Add):
         return sp.Integer(0)
 
 
+def _two_definitions_chain() -> Derivation:
+    big = sp.Symbol("K", real=True)
+    return (Derivation("two-defs").start(sp.log(s)).equals(big, by=definition("K", big, sp.log(s)))
+            .equals(s**2, by=definition("K", big, s**2)))
+
+
+def _two_definitions_ledger() -> bool:
+    """Both definitions of K must show: each proved link used one of them."""
+    shows = {e.shows for e in check_derivation(_two_definitions_chain(), CONFIG).ledger}
+    return {"K → log(s)", "K → s**2"} <= shows
+
+
+def _two_definitions_lemma() -> str:
+    return verdict(eq("use-two-defs", sp.log(s), s**2, by=_two_definitions_chain().as_lemma()))
+
+
 def _underscore_symbol() -> bool:
     hidden = sp.Symbol("_p", positive=True)
     d = eq("underscore", sp.log(hidden**2), 2 * sp.log(hidden))
@@ -459,6 +475,7 @@ LEDGER = [
      lambda: _shows_absurd(eq("l4", sp.log(s), 0, by=instantiate(_lemma_chain(1), {s: s})))),
     ("a side condition named like a lemma's axiom does not hide it", "check", _collision_lemma),
     ("two cited axioms with the same name both show in the ledger", "check", _collision_steps),
+    ("two definitions of K with the same name both show in the ledger", "check", _two_definitions_ledger),
     ("an axiom whose statement lies still shows lhs -> rhs", "check",
      lambda: any("log(s) → 0" in line for line in
                  ledger_shows(eq("l5", sp.log(s), 0, by=axiom("tiny", sp.log(s), 0, statement="x = x"))))),
@@ -788,6 +805,7 @@ HANDMADE = [
     ("an opaque function's declared sign, if used, is shown in the ledger", "check", _opaque_sign_in_ledger),
     ("an opaque function defining _eval_expand_mul is refused", "false",
      lambda: verdict(eq("h6", OpaqueDirect(x), 7))),
+    ("two conflicting definitions of one symbol do not prove log s = s^2", "false", _two_definitions_lemma),
     ("a Symbol subclass with an expand hook does not prove zz = 0", "false",
      lambda: verdict(eq("h10", ZeroSymbol("zz", real=True), 0))),
     ("an Add subclass with an expand hook does not prove s + 1 = 0", "false",
