@@ -806,6 +806,8 @@ HANDMADE = [
     ("an opaque function defining _eval_expand_mul is refused", "false",
      lambda: verdict(eq("h6", OpaqueDirect(x), 7))),
     ("two conflicting definitions of one symbol do not prove log s = s^2", "false", _two_definitions_lemma),
+    ("a 'definition' of the number 1 does not prove 1 = 2", "false",
+     lambda: verdict(eq("h12", sp.Integer(1), 2, by=definition("one", sp.Integer(1), sp.Integer(2))))),
     ("a Symbol subclass with an expand hook does not prove zz = 0", "false",
      lambda: verdict(eq("h10", ZeroSymbol("zz", real=True), 0))),
     ("an Add subclass with an expand hook does not prove s + 1 = 0", "false",
@@ -1102,6 +1104,16 @@ B20 = sp.Symbol("_b2_0", real=True)
 big_k = sp.Symbol("K", real=True)
 
 
+def _derivative_lemma_instance() -> str:
+    """d/da (a x) = x is a lemma; a := x does not make d/dx (x^2) = x."""
+    lemma = eq("d-ax", sp.Derivative(a * x, a), x, by="differentiate").as_lemma()
+    try:
+        inst = instantiate(lemma, {a: x})
+    except (DerivationError, UsageError):
+        return "undecided"
+    return verdict(eq("use-d-ax", sp.Derivative(x**2, x), x, by=inst))
+
+
 def _lemma_param_named_canonical() -> str:
     c = sp.Symbol("c", positive=True)
     lemma = eq("lin", sp.Integral(c * t, (t, 0, 1)), c / 2).as_lemma()
@@ -1120,6 +1132,8 @@ CAPTURE = [
      lambda: verdict(eq("cap3", sp.Derivative(a * x, a), 2 * x, by=axiom("a is x", a, x)))),
     ("a derivative variable is not rewritten by an axiom", "false",
      lambda: verdict(eq("cap4", sp.Derivative(x**2, x), 0, by=axiom("x is one", x, sp.Integer(1))))),
+    ("instantiating a lemma's differentiation variable does not prove d/dx x^2 = x", "false",
+     _derivative_lemma_instance),
     ("a Wild under a binder does not capture the bound variable", "false",
      lambda: verdict(eq("cap5", sp.Integral(t * t, (t, 0, 1)), t / 2,
                         by=axiom("lin", sp.Integral(sp.Wild("c") * t, (t, 0, 1)), sp.Wild("c") / 2)))),
