@@ -156,6 +156,15 @@ def _normalised_density_instance() -> str:
     return verdict(eq("use-q-norm", GAUSS, 1, by=inst))
 
 
+def _nonreal_wild() -> str:
+    """log(1/w) = -log(w) holds for every non-real w, and fails at w = -1; real=False must be enforced."""
+    w = sp.Wild("w", real=False)
+    big = sp.Symbol("K", real=True)
+    rules = [axiom("log of an inverse, w not real", sp.log(1 / w), -sp.log(w)),
+             definition("K", big, -sp.log(x))]
+    return verdict(eq("nonreal-wild", sp.log(1 / x), big, by=rules))
+
+
 def _inst_value(value) -> bool:
     rule = axiom("log square", sp.log(p**2), 2 * sp.log(p))
     return raises_usage(lambda: instantiate(rule, {p: value}))
@@ -199,6 +208,7 @@ WILD = [
     ("instantiating a symbol an axiom constrains does not prove log 2s = K", "false", _axiom_symbol_instance),
     ("a positive wild on a bound variable of [1, 2] still proves the integral non-negative", "proved",
      lambda: verdict(ge("w13", sp.Integral(t, (t, 1, 2)), 0, by=inequality("pos", W, "w >= 0")))),
+    ("a wild declared real=False does not match a real x", "false", _nonreal_wild),
     ("positive wild still proves log s^2 = 2 log s for positive s", "proved",
      lambda: verdict(eq("w10", sp.log(s**2), 2 * sp.log(s), by=axiom("lsq", sp.log(W**2), 2 * sp.log(W))))),
 ]
