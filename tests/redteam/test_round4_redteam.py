@@ -209,6 +209,11 @@ WILD = [
     ("a positive wild on a bound variable of [1, 2] still proves the integral non-negative", "proved",
      lambda: verdict(ge("w13", sp.Integral(t, (t, 1, 2)), 0, by=inequality("pos", W, "w >= 0")))),
     ("a wild declared real=False does not match a real x", "false", _nonreal_wild),
+    ("a wild declared real and positive=False does not prove -s >= 0 for positive s", "false",
+     lambda: verdict(ge("w14", -s, 0, by=inequality("w <= 0", -sp.Wild("v", real=True, positive=False),
+                                                    "-w >= 0 for real w that is not positive")))),
+    ("a wild declared integer and nonzero=False does not match a nonzero value", "false",
+     lambda: verdict(eq("w15", s * 5, 0, by=axiom("w = 0", sp.Wild("v", integer=True, nonzero=False) * 5, sp.Integer(0))))),
     ("positive wild still proves log s^2 = 2 log s for positive s", "proved",
      lambda: verdict(eq("w10", sp.log(s**2), 2 * sp.log(s), by=axiom("lsq", sp.log(W**2), 2 * sp.log(W))))),
 ]
