@@ -794,6 +794,18 @@ def _opaque_sign_in_ledger() -> bool:
     return any("OpaqueProp" in f"{e.name} {e.statement}" for e in result.ledger)
 
 
+def _dummy_prime() -> bool:
+    """A Dummy declared prime must not slip past the assumption whitelist unseen."""
+    d = sp.Dummy("d", prime=True)
+    try:
+        result = check_derivation(ge("h13", d, 2), CONFIG)
+    except (DerivationError, UsageError):
+        return True
+    if result.steps[0].verdict.value != "proved":
+        return True
+    return any("prime" in e.statement for e in result.ledger)
+
+
 def _kwarg_function(**kw):
     return sp.Function("hk", real=True, **kw)
 
@@ -827,6 +839,7 @@ HANDMADE = [
      lambda: verdict(eq("h10", ZeroSymbol("zz", real=True), 0))),
     ("an Add subclass with an expand hook does not prove s + 1 = 0", "false",
      lambda: verdict(eq("h11", ZeroAdd(s, 1), 0))),
+    ("a Dummy declared prime is refused or its assumption shown", "check", _dummy_prime),
     ("a Wild with a property closure is refused", "check",
      lambda: raises_usage(lambda: axiom("prop", sp.log(sp.Wild("pw", properties=[lambda e: True]) ** 2),
                                         2 * sp.log(sp.Wild("pw", properties=[lambda e: True]))))),
