@@ -176,7 +176,7 @@ class Checker:
                 )
         except StepTimeout:
             return _result(step, Verdict.UNDECIDED, "timeout", start, f"{reason}; numeric stage timed out")
-        except Exception as exc:  # noqa: BLE001 - evidence stages never crash the run
+        except Exception as exc:  # evidence stages never crash the run
             return _result(step, Verdict.UNDECIDED, "none", start, f"{reason}; {type(exc).__name__}: {exc}")
         if outcome.outcome == "mismatch":
             cex = Counterexample(outcome.point, outcome.lhs_value, outcome.rhs_value)
@@ -241,7 +241,7 @@ def _lemmas(derivation: Derivation) -> list[Derivation]:
 
 
 def _simplify_closes(diff: sp.Expr) -> bool:
-    if diff.has(sp.Integral) or diff.atoms(sp.core.function.AppliedUndef) and diff.has(sp.Integral):
+    if diff.has(sp.Integral) or (diff.atoms(sp.core.function.AppliedUndef) and diff.has(sp.Integral)):
         return False
     try:
         return bool(sp.simplify(diff) == 0)

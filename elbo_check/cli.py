@@ -1,4 +1,4 @@
-"""The ``elbo-check`` command line: ``list``, ``prove`` and ``validate``.
+"""The ``elbo-check`` command line: ``list``, ``prove``, ``validate`` and ``report``.
 
 Exit codes: 0 success; 1 a step is refuted or undecided (with ``--strict``:
 not proved), or a validated function is wrong; 2 usage errors (unknown slug,
@@ -90,11 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the report to FILE atomically instead of standard output",
     )
     prove.add_argument("--seed", type=int, default=0, help="seed of the numeric stages (default 0)")
+    prove.add_argument(
+        "--no-math",
+        action="store_true",
+        help="text format: the compact table of justifications instead of the formulas",
+    )
 
     validate = sub.add_parser("validate", help="check a third-party KL implementation")
     from elbo_check.validate._cli import add_arguments
 
     add_arguments(validate)
+    from elbo_check.report._cli import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 
@@ -166,7 +174,10 @@ def _cmd_prove(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from elbo_check.evidence import collect_evidence
 
         evidence = {d.name: collect_evidence(d.name, seed=ns.seed) for d in chosen}
-    text = render_json(results, evidence) if ns.format == "json" else render_text(results, evidence)
+    if ns.format == "json":
+        text = render_json(results, evidence)
+    else:
+        text = render_text(results, evidence, math=not ns.no_math)
     if ns.output:
         write_atomically(ns.output, text)
     else:
@@ -205,6 +216,10 @@ def main(
             return _cmd_list(out)
         if ns.command == "prove":
             return _cmd_prove(ns, out, err)
+        if ns.command == "report":
+            from elbo_check.report._cli import run_report
+
+            return run_report(ns, out, err, argv)
         from elbo_check.validate._cli import run
 
         return run(ns)

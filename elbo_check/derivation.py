@@ -203,6 +203,18 @@ class Derivation:
     def __repr__(self) -> str:
         return f"Derivation({self.name!r}, steps={len(self.steps)})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the chain in MathML with its justifications (not checked)."""
+        from elbo_check.report.notebook import derivation_html_preview
+
+        return derivation_html_preview(self)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the chain as one LaTeX ``aligned`` display."""
+        from elbo_check.report.notebook import derivation_latex
+
+        return derivation_latex(self)
+
     # -- internals ----------------------------------------------------------
     def _link(self, relation: Relation, expr: object, by: Citation, note: str) -> Derivation:
         self._mutable("add a step")

@@ -63,7 +63,7 @@ def derivation_ledger(
         for entry in result.ledger:
             entries.setdefault(entry.name, entry)
     for name, text in sorted(_declarations(derivation).items()):
-        entries.setdefault(name, LedgerEntry(name, "assumption", text, shows="declared"))
+        entries.setdefault(name, LedgerEntry(name, "assumption", text))
     for lemma in lemmas:
         for entry in lemma.ledger:
             if entry.name not in entries:

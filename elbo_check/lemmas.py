@@ -22,8 +22,8 @@ import functools
 
 import sympy as sp
 
-from elbo_check.derivation import Derivation
 from elbo_check.core.integrals import normal_moment
+from elbo_check.derivation import Derivation
 
 MAX_MOMENT = 4
 

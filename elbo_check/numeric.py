@@ -130,12 +130,13 @@ def _evaluate(expr: sp.Expr, point: dict[sp.Symbol, sp.Rational], dps: int) -> s
         value = expr.xreplace(point).evalf(dps, strict=True)
     except StepTimeout:
         raise
-    except Exception:  # noqa: BLE001 - PrecisionExhausted, domain errors, ...: no certified value
+    except Exception:  # PrecisionExhausted, domain errors, ...: no certified value
         return None
     if not value.is_number or value.has(sp.nan, sp.zoo) or value.is_infinite:
         return None
-    if value.atoms(sp.Integral, sp.core.function.AppliedUndef):
-        return None
+    re, im = value.as_real_imag()
+    if not (isinstance(re, sp.Number) and isinstance(im, sp.Number)):
+        return None  # something stayed symbolic (an opaque function, an integral, ...)
     return value
 
 

@@ -12,7 +12,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from elbo_check.results import DerivationResult
+import sympy as sp
+
+from elbo_check._printing import safe_print
+from elbo_check.results import DerivationResult, StepResult
 from elbo_check.verdict import Verdict
 
 __all__ = ["format_seconds", "render_json", "render_text", "summary_counts", "to_json_dict"]
@@ -39,8 +42,19 @@ def _shorten(text: str, width: int) -> str:
 def render_text(
     results: Sequence[DerivationResult],
     evidence: dict[str, list[Any]] | None = None,
+    *,
+    math: bool = False,
 ) -> str:
-    """A table per derivation, counterexamples, evidence lines, then the axiom ledger."""
+    """A table per derivation, counterexamples, evidence lines, then the axiom ledger.
+
+    With ``math``, each derivation is its chain of formulas instead (sympy's
+    unicode pretty printer, one compact line for long expressions) and the
+    ledger names the Gaussian densities it knows.
+    """
+    if math:
+        from elbo_check.report.terminal import render_math_text
+
+        return render_math_text(results, evidence)
     lines: list[str] = []
     for result in results:
         d = result.derivation
@@ -83,10 +97,27 @@ def to_json_dict(
     derivations = []
     for result in results:
         item = result.to_dict()
+        item["steps"] = [_with_latex(d, r) for d, r in zip(item["steps"], result.steps, strict=True)]
         if evidence is not None:
             item["evidence"] = [line.to_dict() for line in evidence.get(result.name, [])]
         derivations.append(item)
     return {"derivations": derivations, "summary": summary_counts(results)}
+
+
+_LATEX_REL = {"=": "=", "<=": r"\leq", ">=": r"\geq"}
+
+
+def _with_latex(item: dict[str, Any], result: StepResult) -> dict[str, Any]:
+    """The step's dict with the pinned ``latex`` key after ``rhs``."""
+    s = result.step
+    tex = f"{safe_print(sp.latex, s.lhs)} {_LATEX_REL[s.relation]} {safe_print(sp.latex, s.rhs)}"
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        out[key] = value
+        if key == "rhs":
+            out["latex"] = tex
+    out.setdefault("latex", tex)
+    return out
 
 
 def render_json(

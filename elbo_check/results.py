@@ -77,7 +77,10 @@ class StepResult:
     ledger: tuple[LedgerEntry, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The pinned JSON shape, plus ``index``, ``relation``, ``method``, ``message``."""
+        """The JSON shape, plus ``index``, ``relation``, ``method``, ``message``.
+
+        The pinned ``latex`` key is added by :func:`elbo_check.render.to_json_dict`.
+        """
         s = self.step
         return {
             "index": s.index,
@@ -86,7 +89,6 @@ class StepResult:
             "relation": s.relation,
             "lhs": safe_print(sp.sstr, s.lhs),
             "rhs": safe_print(sp.sstr, s.rhs),
-            "latex": f"{safe_print(sp.latex, s.lhs)} {_LATEX_REL[s.relation]} {safe_print(sp.latex, s.rhs)}",
             "seconds": round(self.seconds, 4),
             "counterexample": None
             if self.counterexample is None
@@ -94,9 +96,6 @@ class StepResult:
             "method": self.method,
             "message": self.message,
         }
-
-
-_LATEX_REL = {"=": "=", "<=": r"\leq", ">=": r"\geq"}
 
 
 @dataclass(frozen=True)
@@ -128,3 +127,15 @@ class DerivationResult:
             "steps": [r.to_dict() for r in self.steps],
             "axioms": [e.to_dict() for e in self.ledger],
         }
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the report's MathML chain, badges and ledger."""
+        from elbo_check.report.notebook import result_html
+
+        return result_html(self)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the chain as LaTeX, each link with its verdict."""
+        from elbo_check.report.notebook import result_latex
+
+        return result_latex(self)

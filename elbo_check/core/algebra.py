@@ -6,7 +6,7 @@
 * ``expand_log`` (without ``force``: a log is split only where the factors
   are provably positive),
 * ``together`` and ``cancel`` (rational-function arithmetic),
-* ``Derivative.doit`` (differentiation).
+* ``Derivative.doit`` (differentiation), for integral-free derivatives only.
 
 :class:`NonNegative` proves ``expr >= 0`` from the assumptions (sympy's
 ``is_nonnegative`` on integral-free expressions), cited inequality schemas
@@ -37,7 +37,12 @@ def canonical_zero(expr: sp.Expr) -> str | None:
     if expr == 0:
         return "structural"
     if expr.has(sp.Derivative):
-        expr = expr.doit(deep=True)
+        # differentiate only integral-free expressions: doit() would also evaluate
+        # integrals (sympy.integrate) and differentiate under the integral sign
+        expr = expr.replace(
+            lambda e: isinstance(e, sp.Derivative) and not e.has(sp.Integral),
+            lambda e: e.doit(deep=False),
+        )
     e1 = sp.expand(sp.expand_log(expr))
     if e1 == 0:
         return "expand(expand_log)"

@@ -152,7 +152,7 @@ class Core:
             decision = self._decide(step, [*derivation.assumptions, *step.rules])
         except StepTimeout:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure is "not proved", never a crash
+        except Exception as exc:  # any failure is "not proved", never a crash
             decision = Decision(False, reason=f"the core stopped: {type(exc).__name__}: {exc}")
         finally:
             if not outer:
@@ -234,8 +234,6 @@ class Core:
         return adm
 
     def _refusal(self, rule: Rule) -> str:
-        if not isinstance(rule, Rule):
-            return "not a Rule"
         if rule.kind == "side-condition" and (rule.patterns or rule.nonneg is not None or rule.cov):
             return "a side condition never rewrites"
         if rule.integrability and rule.kind != "side-condition":
@@ -271,7 +269,7 @@ class Core:
             return made
         relation, a, b = made
         expected = (a, b, None) if relation == "=" else (None, None, a)
-        if not all(_same(x, y) for x, y in zip((rule.lhs, rule.rhs, rule.nonneg), expected)) or (
+        if not all(_same(x, y) for x, y in zip((rule.lhs, rule.rhs, rule.nonneg), expected, strict=True)) or (
             rule.extra or rule.cov
         ):
             return f"its statement is not the conclusion of derivation {derivation.name!r}"

@@ -252,6 +252,9 @@ class Reducer:
                 return integral
             if self.rewrite is not None:
                 piece = self.rewrite(piece)
+                # a cited rule may bring in new integrals: each must converge too
+                if not all(converges(i, self.integrable) for i in piece.atoms(sp.Integral)):
+                    return integral
             pieces.append(const * piece)
         out = sp.Add(*pieces)
         if out == integral:

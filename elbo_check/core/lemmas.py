@@ -158,7 +158,7 @@ def _callable_text(old: Any, new: Callable[..., Any] | Any) -> str:
         args = sp.symbols(f"t1:{arity + 1}")
         try:
             value = new(*args)
-        except Exception:  # noqa: BLE001 - any arity error: try the next
+        except Exception:  # any arity error: try the next
             continue
         return f"({', '.join(map(str, args))}) ↦ {value}"
     return "<function>"

@@ -33,9 +33,9 @@ from elbo_check.core.fragment import ASSUMPTION_KEYS
 
 __all__ = [
     "alpha_normalize",
-    "match_instance",
     "bound_prefix",
     "change_variables",
+    "match_instance",
     "rewrite",
     "wild_violation",
 ]

@@ -117,6 +117,18 @@ class ValidationResult:
     def __str__(self) -> str:
         return self.report()
 
+    def _repr_html_(self) -> str:
+        """Jupyter: verdict badge, diagnosis and counterexample (elbo_check.report)."""
+        from elbo_check.report.notebook import validation_html
+
+        return validation_html(self)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: a one-line LaTeX summary."""
+        from elbo_check.report.notebook import validation_latex
+
+        return validation_latex(self)
+
 
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None

@@ -66,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", default="text", choices=["text", "json"])
     parser.add_argument(
+        "--report",
+        metavar="DIR",
+        help="also write report.html, report.md, report.tex and report.json (with an error plot)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=10.0,
@@ -159,6 +164,10 @@ def run(ns: argparse.Namespace) -> int:
         seed=ns.seed,
         timeout=ns.timeout,
     )
+    if getattr(ns, "report", None):
+        from elbo_check.report.validation import write_report_from_cli
+
+        write_report_from_cli(result, fn, ns.report)
     if ns.format == "json":
         print(result.to_json())
     else:
