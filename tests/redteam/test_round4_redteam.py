@@ -683,6 +683,8 @@ BINDERS = [
      lambda: verdict(ge("b15", sp.Integral(t, (t, s, sp.Symbol("bb", positive=True))), 0, by=inequality("pos", W, "w")))),
     ("an integral inside a Sum is out of the fragment", "false",
      lambda: verdict(eq("b16", sp.Sum(sp.Integral(kp * t, (t, 0, 1)), (kp, -2, -1)), sp.Rational(3, 2)))),
+    ("Leibniz: d/dy of the integral of t from 0 to y is y, not refuted", "true",
+     lambda: verdict(eq("b17", sp.Derivative(sp.Integral(t, (t, 0, y)), y), y))),
     ("iterated integral with an outer-variable limit is still proved", "proved",
      lambda: verdict(eq("b13", sp.Integral(sp.Integral(t, (t, 0, y)), (y, 0, 1)), sp.Rational(1, 6)))),
     ("a reversed polynomial integral is still proved", "proved",
