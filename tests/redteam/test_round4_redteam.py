@@ -274,6 +274,18 @@ def _reassigned_cycle() -> str:
     return verdict(first)
 
 
+def _foreign_step() -> str:
+    """A reused Checker asked about another derivation's step must not return a cached decision."""
+    good = eq("good", sp.log(s**2), 2 * sp.log(s), by="log rule")
+    bad = eq("bad", sp.log(s), 0, by="oops")
+    checker = Checker(CONFIG)
+    checker.check(good)
+    try:
+        return checker.check_step(bad.steps[0], good).verdict.value
+    except (DerivationError, UsageError):
+        return "undecided"
+
+
 def _circular() -> str:
     first = eq("circ-a", sp.log(s), 0, by="a")
     lemma_a = first.as_lemma()
@@ -312,6 +324,7 @@ CACHES = [
      lambda: _two(eq("c13", GAUSS, sp.sqrt(sp.pi), by=change_of_variables("sh", z, u, u + 1)),
                   eq("c14", GAUSS, sp.sqrt(sp.pi) / 2, by="nothing"))),
     ("circular lemmas through one checker are not proved", "false", _circular),
+    ("a reused checker does not prove another derivation's step from a cached decision", "false", _foreign_step),
     ("a lemma cycle made by reassigning assumptions is not proved and does not crash", "false", _reassigned_cycle),
     ("an undecided lemma (tiny timeout) does not become proved through a cache", "false", _tiny_timeout_lemma),
     ("checking the same derivation twice gives the same proved verdict", "proved",
