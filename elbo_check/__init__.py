@@ -48,8 +48,8 @@ _EXPORTS: dict[str, str] = {
     "ELBOGrad": "elbo_check.kernel",
     "KLGrad": "elbo_check.kernel",
     # validator
-    "validate": "elbo_check.validate",
-    "ValidationResult": "elbo_check.validate",
+    "validate": "elbo_check._validate",
+    "ValidationResult": "elbo_check._validate",
     # numeric evidence
     "kl_mc": "elbo_check.mc",
     "MCEstimate": "elbo_check.mc",
@@ -66,6 +66,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from elbo_check._validate import ValidationResult, validate
     from elbo_check.checker import CheckConfig, Checker, check_derivation, check_step
     from elbo_check.derivation import Derivation, Step
     from elbo_check.errors import (
@@ -89,7 +90,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from elbo_check.models import BernoulliLogisticModel, LinearGaussianModel
     from elbo_check.results import DerivationResult, StepResult
     from elbo_check.rules import Rule, axiom, definition, inequality, side_condition
-    from elbo_check.validate import ValidationResult, validate
     from elbo_check.verdict import Verdict
 
 

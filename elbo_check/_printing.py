@@ -11,7 +11,7 @@ long, instead of crashing the report.
 >>> for _ in range(300):
 ...     e = sp.exp(e)
 >>> safe_print(sp.sstr, e, width=20)
-'exp(exp(exp(exp(ex…'
+'exp(exp(exp(exp(exp…'
 """
 
 from __future__ import annotations

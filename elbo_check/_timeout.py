@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from types import FrameType
+from types import CodeType, FrameType
 
 __all__ = ["Deadline", "StepTimeout", "time_limit"]
 
@@ -50,14 +50,20 @@ class Deadline:
 
 
 def _in_unraisable_context(frame: FrameType | None, depth: int = 64) -> bool:
-    """Is the interrupted code a garbage-collector callback or a ``__del__``?"""
+    """Is the interrupted code a garbage-collector callback, a weakref callback or a ``__del__``?"""
     callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
     while frame is not None and depth > 0:
-        if frame.f_code in callbacks or frame.f_code.co_name == "__del__":
+        code = frame.f_code
+        if code in callbacks or code.co_name == "__del__" or _is_weakref_code(code):
             return True
         frame = frame.f_back
         depth -= 1
     return False
+
+
+def _is_weakref_code(code: CodeType) -> bool:
+    """Weakref callbacks (``WeakSet``'s ``_remove``, ``finalize``) run during deallocation."""
+    return code.co_filename.endswith(("weakref.py", "_weakrefset.py"))
 
 
 def _can_signal() -> bool:

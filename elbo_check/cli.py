@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     validate = sub.add_parser("validate", help="check a third-party KL implementation")
-    from elbo_check.validate._cli import add_arguments
+    from elbo_check._validate._cli import add_arguments
 
     add_arguments(validate)
     from elbo_check.report._cli import add_report_parser
@@ -220,7 +220,7 @@ def main(
             from elbo_check.report._cli import run_report
 
             return run_report(ns, out, err, argv)
-        from elbo_check.validate._cli import run
+        from elbo_check._validate._cli import run
 
         return run(ns)
     except ElboCheckError as exc:

@@ -39,7 +39,7 @@ def assert_kl_correct(
     fn : callable
         The KL implementation.
     args, reduction
-        The convention, as in :func:`elbo_check.validate.validate`.
+        The convention, as in :func:`elbo_check.validate`.
     **kw
         ``backend``, ``dtype``, ``examples``, ``seed``, ``timeout``.
 
@@ -58,7 +58,7 @@ def assert_kl_correct(
     ...
     AssertionError: KL implementation is wrong: missing constant: ...
     """
-    from elbo_check.validate import validate
+    from elbo_check._validate import validate
 
     result = validate(fn, args=args, reduction=reduction, **kw)
     if not result.ok:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from elbo_check._validate import _cli
 from elbo_check.errors import ValidationError
-from elbo_check.validate import _cli
 
 ZOO = Path(__file__).parent / "kl_zoo" / "numpy_impls.py"
 

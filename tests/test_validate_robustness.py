@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from elbo_check.validate import validate
+from elbo_check import validate
 
 
 def vae_batch(mu, logvar):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from kl_zoo import numpy_impls
 
-from elbo_check.validate import validate
+from elbo_check import validate
 
 NP_CORRECT = numpy_impls.CORRECT
 NP_MUTANTS = numpy_impls.MUTANTS

@@ -114,7 +114,7 @@ def result_latex(result: DerivationResult) -> str:
 
 
 def validation_html(result: Any) -> str:
-    """A :class:`~elbo_check.validate.ValidationResult`: verdict, diagnosis, counterexample."""
+    """A :class:`~elbo_check.ValidationResult`: verdict, diagnosis, counterexample."""
     verdict = Verdict.PROVED if result.ok else Verdict.REFUTED
     label = "matches the reference" if result.ok else "wrong"
     rows = [

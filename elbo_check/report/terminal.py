@@ -82,7 +82,10 @@ def render_math_text(
                 f"  — {used_by_text(steps)}"
             )
             if shows:
-                lines.append(f"        shows: {name_densities(shows)}")
+                text = name_densities(shows)
+                limit = max(width - 15, 40)
+                text = text if len(text) <= limit else text[: limit - 1] + "…"
+                lines.append(f"        shows: {text}")
     counts = summary_counts(results)
     lines.append("")
     lines.append(

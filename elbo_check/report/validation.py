@@ -1,14 +1,14 @@
 """The validator's report: verdict, diagnosis, counterexample and an error plot, in four formats.
 
 :func:`write_validation_report` reads only a
-:class:`~elbo_check.validate.ValidationResult`'s public attributes and
+:class:`~elbo_check.ValidationResult`'s public attributes and
 ``to_dict()``.  The error plot evaluates the validated function once per point
 on two one-dimensional sweeps (N = 1, D = 1: every reduction agrees there)
 and compares it with :func:`elbo_check.kernel.gaussian_kl`; it is drawn for
 numpy functions with diagonal or 1 × 1 covariance roles, and skipped (with a
 note) otherwise.
 
->>> from elbo_check.validate import ValidationResult
+>>> from elbo_check import ValidationResult
 >>> r = ValidationResult(True, None, None, 1e-16, 10, {"args": ["mu", "logvar"]}, [])
 >>> "✔ **matches the reference**" in validation_markdown(r, "elbo-check validate m:f", None)
 True
@@ -240,7 +240,7 @@ def write_validation_report(
     return [p for p in files if p.name.startswith("report.")]
 
 
-def write_report_from_cli(result: Any, fn: Callable[..., Any], out_dir: str) -> None:
+def write_report_from_cli(result: Any, fn: Callable[..., Any] | None, out_dir: str) -> None:
     """``elbo-check validate ... --report DIR``: the report, dated and with the command line."""
     import sys
 

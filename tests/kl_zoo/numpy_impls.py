@@ -266,6 +266,42 @@ def full_reversed(mu_q, cov_q, mu_p, cov_p):
     return _full_kl(mu_p, cov_p, mu_q, cov_q)
 
 
+
+def beta_weighted_kl(mu, logvar):
+    """β = 0.25 folded into the KL helper."""
+    return 0.25 * np.sum(_vae_terms(mu, logvar) * -0.5, axis=-1)
+
+
+def kl_over_image_size(mu, logvar):
+    """Divided by 32·32 to match a per-pixel reconstruction term."""
+    return -0.5 * np.sum(_vae_terms(mu, logvar)) / 1024
+
+
+def log_term_unhalved(mu_q, logvar_q, mu_p, logvar_p):
+    return np.sum(
+        logvar_p - logvar_q
+        + 0.5 * ((np.exp(logvar_q) + (mu_q - mu_p) ** 2) / np.exp(logvar_p) - 1),
+        axis=-1,
+    )
+
+
+def plus_one_constant(mu, logvar):
+    return 0.5 * np.sum(mu**2 + np.exp(logvar) - logvar + 1.0, axis=-1)
+
+
+def free_bits_floor(mu, logvar):
+    return np.sum(np.maximum(-0.5 * _vae_terms(mu, logvar), 0.1), axis=-1)
+
+
+def seeded_sample_estimate(mu, logvar):
+    eps = np.random.default_rng(42).standard_normal((4, *mu.shape))
+    z = mu + np.exp(0.5 * logvar) * eps
+    return np.mean(np.sum(-0.5 * (eps**2 + logvar) + 0.5 * z**2, axis=-1), axis=0)
+
+
+def std_as_var_and_missing_half(mu, std):
+    return np.sum(mu**2 + std - 1.0 - np.log(std), axis=-1)
+
 MUTANTS = [
     (sign_flip, "mu,logvar", "sum", "sign_flip"),
     (missing_half, "mu,logvar", "sum", "missing_half"),
@@ -296,4 +332,11 @@ MUTANTS = [
     (full_transposed_tril, "mu_q,scale_tril_q,mu_p,scale_tril_p", "none", "transposed_matrix"),
     (full_inverted, "mu_q,cov_q,mu_p,cov_p", "none", "inverted_matrix"),
     (full_reversed, "mu_q,cov_q,mu_p,cov_p", "none", "reversed_kl"),
+    (beta_weighted_kl, "mu,logvar", "batch", "constant_factor"),
+    (kl_over_image_size, "mu,logvar", "sum", "constant_factor"),
+    (log_term_unhalved, "mu_q,logvar_q,mu_p,logvar_p", "batch", "log_term_not_halved"),
+    (plus_one_constant, "mu,logvar", "batch", "additive_constant"),
+    (free_bits_floor, "mu,logvar", "batch", "output_floor"),
+    (seeded_sample_estimate, "mu,logvar", "batch", "monte_carlo_estimate"),
+    (std_as_var_and_missing_half, "mu,std", "batch", "two_bugs"),
 ]

@@ -12,7 +12,7 @@ so that a correct implementation of any algebraically equal form stays within
 ``c · eps · terms`` of the reference, even where KL itself cancels to ~0.
 
 >>> import numpy as np
->>> from elbo_check.validate._reference import diag_kl
+>>> from elbo_check._validate._reference import diag_kl
 >>> float(diag_kl(np.array([1.0]), np.array([0.0]), np.zeros(1), np.zeros(1))[0])
 0.5
 """
@@ -150,7 +150,7 @@ def _mp_logvar(quantity: str, x: Any) -> Any:
 def expected_mp(conv: Any, raw: dict[str, np.ndarray], dps: int = 40) -> Any:
     """The reference value of a (small) input, computed with mpmath at ``dps`` digits.
 
-    ``conv`` is the :class:`~elbo_check.validate._roles.Convention`; ``raw`` holds
+    ``conv`` is the :class:`~elbo_check._validate._roles.Convention`; ``raw`` holds
     the role arrays exactly as the function received them.
     """
     mu_role = conv.roles[conv.slots.index(("q", "mu"))]

@@ -1,16 +1,16 @@
-"""Naming the bug: mutant models of the KL are matched against the observed outputs.
+"""Known wrong formulas ("mutants") of the Gaussian KL, diagonal and full covariance.
 
-Each *mutant* is a known wrong formula (sign flip, missing ½, reversed
-direction, σ used for σ², ...).  A mutant combined with a reduction variant
-*explains* the outputs when it agrees with every comparable output to a tight
-tolerance while the reference does not.  The simplest explanation wins: the
-right formula with the wrong reduction, then one wrong formula, then a wrong
-formula with a wrong reduction.  When no mutant explains the outputs, the
-pattern of failures is read: failures only at extreme inputs mean clamping;
-small errors everywhere mean precision loss; otherwise a generic message.
+Each :class:`Mutant` predicts, elementwise from a :class:`Layout`, what a
+function with that bug returns (and where the prediction is valid).
+:mod:`elbo_check._validate._diagnose` matches them against observed outputs.
 
->>> from elbo_check.validate._diagnose import BUG_CLASSES
->>> "sign_flip" in BUG_CLASSES
+>>> import numpy as np
+>>> from elbo_check._validate._roles import parse_convention
+>>> from elbo_check._validate._search import plan
+>>> from elbo_check._validate._layout import Layout
+>>> conv = parse_convention("mu,logvar", "batch")
+>>> lay = Layout(conv, plan(conv, 10, np.random.default_rng(0), "float64"))
+>>> "sign_flip" in [m.key for m in mutants(lay)]
 True
 """
 
@@ -21,39 +21,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from elbo_check.validate._layout import Layout
-from elbo_check.validate._reference import FullParts
-from elbo_check.validate._roles import DIAG_SCALES
+from elbo_check._validate._layout import Layout
+from elbo_check._validate._reference import FullParts
+from elbo_check._validate._roles import DIAG_SCALES
+from elbo_check._validate._types import BugClass
 
-__all__ = ["BUG_CLASSES", "Comparison", "Diagnosis", "Mutant", "compare", "diagnose", "mutants"]
-
-BUG_CLASSES = (
-    "sign_flip",
-    "missing_half",
-    "missing_constant",
-    "plus_mu_squared",
-    "missing_mean_term",
-    "log_term_sign",
-    "scale_confusion",
-    "wrong_reduction",
-    "reversed_kl",
-    "ignored_prior_mean",
-    "ignored_prior_variance",
-    "ignored_prior",
-    "swapped_trace",
-    "logdet_without_half",
-    "transposed_matrix",
-    "inverted_matrix",
-    "clamping",
-    "precision_loss",
-    "nan_or_inf",
-    "wrong_shape",
-    "raises",
-    "timeout",
-    "bad_return",
-    "mutates_inputs",
-    "wrong_value",
-)
+__all__ = ["Mutant", "diag_kl_terms", "mutants"]
 
 
 @dataclasses.dataclass
@@ -61,60 +34,9 @@ class Mutant:
     """A wrong formula: elementwise prediction (and validity) from the layout."""
 
     key: str
-    bug_class: str
+    bug_class: BugClass
     message: str
     predict: Callable[[Layout], tuple[np.ndarray, np.ndarray]]
-
-
-@dataclasses.dataclass
-class Diagnosis:
-    """The named bug: its class and a one-paragraph explanation."""
-
-    bug_class: str
-    message: str
-    #: the reduction variant under which the named formula explains the outputs,
-    #: when it is not the declared one (a formula bug and a reduction bug at once)
-    variant: str | None = None
-
-
-@dataclasses.dataclass
-class Comparison:
-    """Observed vs reference for the declared reduction, per output unit."""
-
-    obs: np.ndarray
-    ref: np.ndarray
-    allowed: np.ndarray
-    terms: np.ndarray
-    fail: np.ndarray
-    rel: np.ndarray
-    eps: float
-
-    @property
-    def ok(self) -> bool:
-        """True when no unit fails."""
-        return not bool(self.fail.any())
-
-
-def allowed_error(layout: Layout, name: str, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-unit error allowance c·eps·terms (c grows with the summed count) and terms."""
-    terms = layout.reduce(layout.terms, name)
-    count = layout.n_elements(name)
-    return eps * (32.0 + count) * terms, terms
-
-
-def compare(layout: Layout, obs: np.ndarray, eps: float, name: str | None = None) -> Comparison:
-    """Compare flattened observed units with the reference under reduction ``name``.
-
-    ``name`` defaults to the declared reduction.
-    """
-    name = layout.declared if name is None else name
-    ref = layout.reduce(layout.ref, name)
-    allowed, terms = allowed_error(layout, name, eps)
-    with np.errstate(all="ignore"):
-        err = np.abs(obs - ref)
-        fail = ~np.isfinite(obs) | ~(err <= allowed)
-        rel = err / np.maximum(np.abs(ref), terms * eps)
-    return Comparison(obs, ref, allowed, terms, fail, rel, eps)
 
 
 # ---------------------------------------------------------------- diag mutants
@@ -176,67 +98,74 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
     out = [
         Mutant(
             "sign_flip",
-            "sign_flip",
+            BugClass.SIGN_FLIP,
             "sign flip: the function returns −KL(q‖p) (e.g. the VAE line without its leading minus)",
             _diag(lambda a, b, c, d: -_k(a, b, c, d)),
         ),
         Mutant(
             "missing_half",
-            "missing_half",
+            BugClass.MISSING_HALF,
             "missing ½: the function returns 2·KL(q‖p)",
             _diag(lambda a, b, c, d: 2 * _k(a, b, c, d)),
         ),
         Mutant(
             "sign_flip_half",
-            "sign_flip",
+            BugClass.SIGN_FLIP,
             "sign flip and missing ½: the function returns −2·KL(q‖p) (e.g. sum(1 + logvar − mu² − exp(logvar)) without the −0.5)",
             _diag(lambda a, b, c, d: -2 * _k(a, b, c, d)),
         ),
         Mutant(
             "missing_constant",
-            "missing_constant",
+            BugClass.MISSING_CONSTANT,
             "missing constant: the −1 in the sum is missing, so KL(p‖p) = ½ per dimension instead of 0",
             _diag(lambda a, b, c, d: _k(a, b, c, d) + 0.5),
         ),
         Mutant(
             "plus_mu2",
-            "plus_mu_squared",
+            BugClass.PLUS_MU_SQUARED,
             "+mu² instead of −mu²: the mean term (μq − μp)²/σp² enters with the wrong sign",
             _diag(lambda a, b, c, d: _k(a, b, c, d) - (a - c) ** 2 * np.exp(-d)),
         ),
         Mutant(
             "no_mu",
-            "missing_mean_term",
+            BugClass.MISSING_MEAN_TERM,
             "missing mean term: (μq − μp)²/σp² is left out",
             _diag(lambda a, b, c, d: _k(a, b, c, d) - 0.5 * (a - c) ** 2 * np.exp(-d)),
         ),
         Mutant(
             "log_sign",
-            "log_term_sign",
+            BugClass.LOG_TERM_SIGN,
             "wrong sign of the log term: +log σq² where −log σq² is needed (log(σp²/σq²) is inverted)",
             _diag(lambda a, b, c, d: _k(a, b, c, d) - (d - b)),
         ),
         Mutant(
+            "log_not_halved",
+            BugClass.LOG_TERM_NOT_HALVED,
+            "log term not halved: the function uses log σp² − log σq² where ½(log σp² − log σq²) "
+            "is meant (e.g. `lv_p - lv_q` inside a sum that halves only the other terms)",
+            _diag(lambda a, b, c, d: _k(a, b, c, d) + 0.5 * (d - b)),
+        ),
+        Mutant(
             "reversed",
-            "reversed_kl",
+            BugClass.REVERSED_KL,
             "reversed direction: the function computes KL(p‖q) instead of KL(q‖p)",
             _diag(lambda a, b, c, d: _k(c, d, a, b)),
         ),
         Mutant(
             "log_half",
-            "scale_confusion",
+            BugClass.SCALE_CONFUSION,
             "std/var confusion: the log term uses log σ where log σ² is needed (half the log-variance)",
             _diag(lambda a, b, c, d: _k(a, b, c, d) - 0.25 * (d - b)),
         ),
         Mutant(
             "var_as_std",
-            "scale_confusion",
+            BugClass.SCALE_CONFUSION,
             "std/var confusion: the variance term uses σ where σ² is needed (e.g. exp(0.5·logvar) in place of exp(logvar))",
             _diag(lambda a, b, c, d: _k(a, b, c, d) + 0.5 * (np.exp((b - d) / 2) - np.exp(b - d))),
         ),
         Mutant(
             "var_squared",
-            "scale_confusion",
+            BugClass.SCALE_CONFUSION,
             "std/var confusion: the variance term uses σ⁴ where σ² is needed (e.g. exp(logvar)² or var² in place of var)",
             _diag(lambda a, b, c, d: _k(a, b, c, d) + 0.5 * (np.exp(2 * (b - d)) - np.exp(b - d))),
         ),
@@ -254,7 +183,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
                 out.append(
                     Mutant(
                         f"role_{side}_{alt}{'_sq' if sq else ''}",
-                        "scale_confusion",
+                        BugClass.SCALE_CONFUSION,
                         f"std/var/logvar/logstd confusion: the argument passed as {name!r} ({_SCALE_WORDS[given]}) is used as if it held {alt} ({_SCALE_WORDS[alt]})",
                         _role_confusion(side, given, alt, sq),
                     )
@@ -263,7 +192,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "ignore_mu_p",
-                "ignored_prior_mean",
+                BugClass.IGNORED_PRIOR_MEAN,
                 "ignored prior mean: μp is treated as 0",
                 _diag(lambda a, b, c, d: _k(a, b, 0.0 * c, d)),
             )
@@ -272,7 +201,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "ignore_var_p",
-                "ignored_prior_variance",
+                BugClass.IGNORED_PRIOR_VARIANCE,
                 "ignored prior variance: σp² is treated as 1",
                 _diag(lambda a, b, c, d: _k(a, b, c, 0.0 * d)),
             )
@@ -280,7 +209,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "mu_no_var_p",
-                "ignored_prior_variance",
+                BugClass.IGNORED_PRIOR_VARIANCE,
                 "ignored prior variance in the mean term: (μq − μp)² is not divided by σp²",
                 _diag(lambda a, b, c, d: _k(a, b, c, d) + 0.5 * (a - c) ** 2 * (1 - np.exp(-d))),
             )
@@ -289,7 +218,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
             out.append(
                 Mutant(
                     "ignore_p",
-                    "ignored_prior",
+                    BugClass.IGNORED_PRIOR,
                     "ignored prior: the function computes KL(q‖N(0, 1)) and disregards μp and σp",
                     _diag(lambda a, b, c, d: _k(a, b, 0.0 * c, 0.0 * d)),
                 )
@@ -298,7 +227,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 f"log_eps_{eps:g}",
-                "clamping",
+                BugClass.CLAMPING,
                 f"silent clamping: an ε = {eps:g} is added to the variance inside the log (a 'stability hack' that changes the value for small variances)",
                 _diag(
                     lambda a, b, c, d, e=eps: (
@@ -311,7 +240,7 @@ def _diag_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 f"var_eps_{eps:g}",
-                "clamping",
+                BugClass.CLAMPING,
                 f"silent clamping: an ε = {eps:g} is added to the variance (a 'stability hack' that changes the value for small variances)",
                 _diag(lambda a, b, c, d, e=eps: _k(a, np.log(np.exp(b) + e), c, d)),
             )
@@ -348,55 +277,55 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
     out = [
         Mutant(
             "sign_flip",
-            "sign_flip",
+            BugClass.SIGN_FLIP,
             "sign flip: the function returns −KL(q‖p)",
             _full(lambda p: -p.kl()),
         ),
         Mutant(
             "missing_half",
-            "missing_half",
+            BugClass.MISSING_HALF,
             "missing ½: the function returns 2·KL(q‖p)",
             _full(lambda p: 2 * p.kl()),
         ),
         Mutant(
             "missing_constant",
-            "missing_constant",
+            BugClass.MISSING_CONSTANT,
             "missing constant: the −D (the dimension) is missing, so KL(p‖p) = D/2 instead of 0",
             _full(lambda p: p.kl() + p.d / 2),
         ),
         Mutant(
             "reversed",
-            "reversed_kl",
+            BugClass.REVERSED_KL,
             "reversed direction: the function computes KL(p‖q) instead of KL(q‖p)",
             _full(lambda p: _kl_from(p.cov_p, p.cov_q, p.diff, p.d)),
         ),
         Mutant(
             "swapped_trace",
-            "swapped_trace",
+            BugClass.SWAPPED_TRACE,
             "swapped trace: tr(Σq⁻¹Σp) is used where tr(Σp⁻¹Σq) is needed",
             _full(lambda p: p.kl() + 0.5 * (p.trace_inv(p.cov_q, p.cov_p) - p.tr)),
         ),
         Mutant(
             "logdet_no_half",
-            "logdet_without_half",
+            BugClass.LOGDET_WITHOUT_HALF,
             "log-det term without its ½: log det Σp − log det Σq enters with weight 1 instead of ½",
             _full(lambda p: p.kl() + 0.5 * (p.ld_p - p.ld_q)),
         ),
         Mutant(
             "logdet_sign",
-            "log_term_sign",
+            BugClass.LOG_TERM_SIGN,
             "wrong sign of the log-det term: log det Σq − log det Σp where log det Σp − log det Σq is needed",
             _full(lambda p: p.kl() - (p.ld_p - p.ld_q)),
         ),
         Mutant(
             "no_mu",
-            "missing_mean_term",
+            BugClass.MISSING_MEAN_TERM,
             "missing mean term: (μq − μp)ᵀΣp⁻¹(μq − μp) is left out",
             _full(lambda p: p.kl() - 0.5 * p.quad),
         ),
         Mutant(
             "inverted_trace",
-            "inverted_matrix",
+            BugClass.INVERTED_MATRIX,
             "inverted matrix: the trace uses Σp Σq where Σp⁻¹ Σq is needed",
             _full(
                 lambda p: p.kl() + 0.5 * (np.trace(p.cov_p @ p.cov_q, axis1=-2, axis2=-1) - p.tr)
@@ -404,7 +333,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
         ),
         Mutant(
             "inverted_quad",
-            "inverted_matrix",
+            BugClass.INVERTED_MATRIX,
             "inverted matrix: the mean term uses Σp where Σp⁻¹ is needed",
             _full(
                 lambda p: (
@@ -414,7 +343,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
         ),
         Mutant(
             "inverted_both",
-            "inverted_matrix",
+            BugClass.INVERTED_MATRIX,
             "inverted matrix: Σp is used where Σp⁻¹ is needed (in the trace and the mean term)",
             _full(
                 lambda p: (
@@ -443,7 +372,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
             out.append(
                 Mutant(
                     f"jitter_{where}_{eps:g}",
-                    "clamping",
+                    BugClass.CLAMPING,
                     f"silent clamping: a jitter ε·I with ε = {eps:g} is added to "
                     + {"both": "both covariances", "q": "Σq", "p": "Σp"}[where]
                     + " (a 'stability hack' that changes the value for small covariances)",
@@ -467,7 +396,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
             out.append(
                 Mutant(
                     f"transposed_{side}",
-                    "transposed_matrix",
+                    BugClass.TRANSPOSED_MATRIX,
                     f"transposed matrix: Σ{side} is built as LᵀL from scale_tril_{side} where L Lᵀ is needed",
                     _full(transposed),
                 )
@@ -475,7 +404,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
             out.append(
                 Mutant(
                     f"tril_as_cov_{side}",
-                    "scale_confusion",
+                    BugClass.SCALE_CONFUSION,
                     f"scale/covariance confusion: scale_tril_{side} (L) is used as if it were the covariance",
                     _full(as_cov),
                 )
@@ -491,7 +420,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
             out.append(
                 Mutant(
                     f"cov_as_tril_{side}",
-                    "scale_confusion",
+                    BugClass.SCALE_CONFUSION,
                     f"scale/covariance confusion: cov_{side} is used as if it were a scale factor (Σ Σᵀ)",
                     _full(cov_as_tril),
                 )
@@ -504,7 +433,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "transposed_both",
-                "transposed_matrix",
+                BugClass.TRANSPOSED_MATRIX,
                 "transposed matrices: both covariances are built as LᵀL where L Lᵀ is needed",
                 _full(transposed_both),
             )
@@ -513,7 +442,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "ignore_mu_p",
-                "ignored_prior_mean",
+                BugClass.IGNORED_PRIOR_MEAN,
                 "ignored prior mean: μp is treated as 0",
                 _full(lambda p: p.kl() + 0.5 * (p.quad_inv(p.cov_p, p.mu_q) - p.quad)),
             )
@@ -522,7 +451,7 @@ def _full_mutants(lay: Layout) -> list[Mutant]:
         out.append(
             Mutant(
                 "ignore_cov_p",
-                "ignored_prior_variance",
+                BugClass.IGNORED_PRIOR_VARIANCE,
                 "ignored prior covariance: Σp is treated as the identity",
                 _full(
                     lambda p: _kl_from(
@@ -539,237 +468,6 @@ def mutants(layout: Layout) -> list[Mutant]:
     return _diag_mutants(layout) if layout.family == "diag" else _full_mutants(layout)
 
 
-# ---------------------------------------------------------------- matching
-
-
-def _explains(
-    layout: Layout, obs: np.ndarray, pred_e: np.ndarray, valid_e: np.ndarray, name: str, eps: float
-) -> bool:
-    # where the mutant overflows the dtype, the user's code returns inf or nan
-    big = float(np.finfo(np.float32 if eps >= np.finfo(np.float32).eps else np.float64).max)
-    with np.errstate(all="ignore"):
-        valid_e = valid_e & (np.abs(pred_e) < 1e-3 * big)
-    pred = layout.reduce(np.where(valid_e, pred_e, 0.0), name)
-    valid = layout.count(~valid_e, name) == 0
-    declared = layout.declared
-    if layout.variant(name).shapes != layout.variant(declared).shapes:
-        ref = np.full(obs.shape, np.inf)  # another shape: distinguishable by shape alone
-    else:
-        ref = layout.reduce(layout.ref, declared)
-    allowed, _ = allowed_error(layout, name, eps)
-    # the mutant's own magnitudes count too: its terms may dwarf the reference's
-    own = (
-        eps
-        * (32.0 + layout.n_elements(name))
-        * layout.reduce(np.abs(np.where(valid_e, pred_e, 0.0)), name)
-    )
-    tol = np.maximum(64.0 * (allowed + own), 1e-300)
-    with np.errstate(all="ignore"):
-        finite_obs = np.isfinite(obs)
-        comparable = finite_obs & valid & np.isfinite(pred)
-        unexplained = ~finite_obs & valid & np.isfinite(pred)
-        if unexplained.any():
-            return False
-        if comparable.sum() < max(3, 0.2 * obs.size):
-            return False
-        if not np.all(np.abs(obs[comparable] - pred[comparable]) <= tol[comparable]):
-            return False
-        # the mutant must differ from the reference somewhere, or it explains nothing
-        return bool(np.any(np.abs(pred[comparable] - ref[comparable]) > tol[comparable]))
-
-
-def _match(layout: Layout, outputs: list[np.ndarray], eps: float) -> Diagnosis | None:
-    declared = layout.declared
-    names = [n for n in layout.variant_names() if layout.flatten(outputs, n) is not None]
-    obs_by = {n: layout.flatten(outputs, n) for n in names}
-    every = np.ones(layout.size, dtype=bool)
-    # 1. the right formula with the wrong reduction
-    for n in names:
-        if n == declared:
-            continue
-        obs = obs_by[n]
-        assert obs is not None
-        if _explains(layout, obs, layout.ref, every, n, eps):
-            return Diagnosis(
-                "wrong_reduction",
-                f"wrong reduction: the function returns {layout.describe(n)}, but --reduction "
-                f"{layout.conv.reduction} means {layout.describe(declared)}",
-            )
-    models = mutants(layout)
-    predictions = [m.predict(layout) for m in models]
-    # 2. one wrong formula, 3. a wrong formula and a wrong reduction
-    ordered = ([declared] if declared in names else []) + [n for n in names if n != declared]
-    for n in ordered:
-        obs = obs_by[n]
-        assert obs is not None
-        for m, (pred, valid) in zip(models, predictions, strict=True):
-            if _explains(layout, obs, pred, valid, n, eps):
-                msg = m.message
-                if n != declared:
-                    msg += (
-                        f"; also the reduction is {layout.describe(n)}, but --reduction "
-                        f"{layout.conv.reduction} means {layout.describe(declared)}"
-                    )
-                return Diagnosis(m.bug_class, msg, None if n == declared else n)
-    return None
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.3g}"
-
-
-def _clamping(layout: Layout, cmp: Comparison) -> Diagnosis | None:
-    """Failures only in batches with one extreme entry (or wide draws): clamping."""
-    v = layout.variant(layout.declared)
-    if not np.isfinite(cmp.obs[cmp.fail]).all():
-        return None  # clamping changes values; it does not produce nan or inf
-    labels = [b.label for b in layout.batches]
-    failing = set(v.unit_batch[cmp.fail].tolist())
-    passing = set(range(len(labels))) - failing
-    moderate = [k for k in range(len(labels)) if labels[k] in ("moderate", "random")]
-    if not failing or not moderate or any(k in failing for k in moderate):
-        return None
-    if any(not (labels[k].startswith("extreme") or labels[k] == "wide") for k in failing):
-        return None
-    kinds = sorted({labels[k].split(":")[1] for k in failing if labels[k].startswith("extreme")})
-    if not kinds:
-        return None
-    if layout.declared in ("none", "batch") and not _fails_at_extreme_entries(layout, cmp):
-        return None
-    conv = layout.conv
-    parts = []
-    for kind in kinds:
-        what, side = kind.split("_")
-        if what == "mu":
-            role = next(r for r, s in zip(conv.roles, conv.slots, strict=True) if s == (side, "mu"))
-        else:
-            role = next(
-                r
-                for r, s in zip(conv.roles, conv.slots, strict=True)
-                if s[0] == side and s[1] != "mu"
-            )
-        bad = sorted(
-            _extreme_value(layout.batches[k], role, layout.family)
-            for k in failing
-            if labels[k] == f"extreme:{kind}"
-        )
-        good = sorted(
-            _extreme_value(layout.batches[k], role, layout.family)
-            for k in passing
-            if labels[k] == f"extreme:{kind}"
-        )
-        where = ", ".join(_fmt(x) for x in bad)
-        if layout.family == "full" and what != "mu":
-            # for matrices the extreme value is log|det Σ|/D: a scale, not an entry
-            parts.append(
-                f"{role} scaled by e^({where}) per dimension"
-                + (f" (but not by e^({', '.join(_fmt(x) for x in good)}))" if good else "")
-            )
-            continue
-        parts.append(
-            f"{role} = {where}"
-            + (f" (but not at {', '.join(_fmt(x) for x in good)})" if good else "")
-        )
-    return Diagnosis(
-        "clamping",
-        "silent clamping or clipping: the result is right for moderate inputs but wrong at "
-        + "; ".join(parts)
-        + " (a 'stability hack' such as clamp() or clip() of the inputs changes the KL)",
-    )
-
-
-def _fails_at_extreme_entries(layout: Layout, cmp: Comparison) -> bool:
-    """Per element (or per row): do the failures sit where the extreme entries are?
-
-    The designed extreme batches put their one extreme value at row 0, column 0
-    (the many-dimension batch makes whole rows extreme).  A failure elsewhere in
-    such a batch is not explained by clamping that extreme value.
-    """
-    v = layout.variant(layout.declared)
-    units = np.flatnonzero(cmp.fail)
-    elements = layout.unit_element(layout.declared)[units]
-    row0 = np.cumsum([0] + [b.shape[0] for b in layout.batches])
-    col0 = np.cumsum([0] + [b.shape[1] for b in layout.batches])
-    for unit, el in zip(units, elements, strict=True):
-        k = int(v.unit_batch[unit])
-        b = layout.batches[k]
-        if not b.label.startswith("extreme"):
-            continue
-        row = int(layout.e_row[el]) - int(row0[k])
-        col = int(layout.e_col[el]) - int(col0[k])
-        whole_rows = b.shape[1] > 8  # the many-dimension batch: every entry of a row
-        if row != 0 and not whole_rows:
-            return False
-        if layout.declared == "none" and col != 0 and not whole_rows and layout.family == "diag":
-            return False
-    return True
-
-
-def _extreme_value(batch: object, role: str, family: str) -> float:
-    raw = batch.raw[role]  # type: ignore[attr-defined]
-    if family == "full" and raw.ndim == 3:
-        return float(np.log(abs(np.linalg.det(raw[0].astype(np.float64)))) / raw.shape[-1])
-    return float(raw.reshape(-1)[0])
-
-
-_DTYPES = (("bfloat16", 2.0**-8), ("float16", 2.0**-11), ("float32", 2.0**-24))
-
-
-def _precision(layout: Layout, cmp: Comparison, eps: float, dtype: str) -> Diagnosis | None:
-    v = layout.variant(layout.declared)
-    labels = np.array([b.label for b in layout.batches])
-    ordinary = np.isin(labels[v.unit_batch], ["moderate", "random", "equal", "near"])
-    finite = np.isfinite(cmp.obs)
-    sel = ordinary & finite
-    if not (cmp.fail & sel).any():
-        return None
-    with np.errstate(all="ignore"):
-        e = np.abs(cmp.obs - cmp.ref) / cmp.terms
-    worst = float(np.max(e[sel]))
-    if not worst <= 0.05:
-        return None
-    # name a dtype only when the error is the size its rounding makes (within a
-    # factor 64 above its unit roundoff); a larger, systematic error is no rounding
-    like = next((name for name, u in _DTYPES if u <= 1.5 * worst <= 96 * u), None)
-    if like is None:
-        return None
-    extra = " It also overflows to inf or nan at extreme inputs." if (~finite).any() else ""
-    return Diagnosis(
-        "precision_loss",
-        f"precision loss: errors reach {worst:.2g} of the summed terms' magnitude, "
-        f"{worst / eps:.2g} times {dtype}'s machine epsilon; consistent with computing in {like}.{extra}",
-    )
-
-
-def diagnose(
-    layout: Layout, outputs: list[np.ndarray], cmp: Comparison | None, eps: float, dtype: str
-) -> Diagnosis:
-    """Name the bug behind failing outputs (``cmp`` is None when the shapes are wrong)."""
-    found = _match(layout, outputs, eps)
-    if found is not None:
-        return found
-    if cmp is None:
-        v = layout.variant(layout.declared)
-        k = next(i for i, (o, s) in enumerate(zip(outputs, v.shapes, strict=True)) if o.shape != s)
-        b = layout.batches[k]
-        inputs = f"(N, D) = {b.shape}"
-        return Diagnosis(
-            "wrong_shape",
-            f"wrong shape: returns shape {tuple(outputs[k].shape)} for inputs with {inputs} and "
-            f"--reduction {layout.conv.reduction}; expected {v.shapes[k]}",
-        )
-    for check in (_clamping(layout, cmp), _precision(layout, cmp, eps, dtype)):
-        if check is not None:
-            return check
-    if (~np.isfinite(cmp.obs)).any():
-        bad = int(np.sum(~np.isfinite(cmp.obs)))
-        return Diagnosis(
-            "nan_or_inf",
-            f"returns nan or inf on valid input ({bad} of {cmp.obs.size} outputs); see the counterexample",
-        )
-    with np.errstate(all="ignore"):
-        worst = float(np.max(cmp.rel[cmp.fail]))
-    return Diagnosis(
-        "wrong_value",
-        f"does not match the reference KL(q‖p) and no known bug explains it; max relative error {worst:.3g}",
-    )
+def diag_kl_terms(mq: np.ndarray, lq: np.ndarray, mp: np.ndarray, lp: np.ndarray) -> np.ndarray:
+    """The textbook elementwise KL (no care for cancellation), for composing mutants."""
+    return _k(mq, lq, mp, lp)

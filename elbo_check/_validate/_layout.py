@@ -7,9 +7,9 @@ with a group id and a weight, so that any reduction of any elementwise model
 over all batches is one ``numpy.bincount``.
 
 >>> import numpy as np
->>> from elbo_check.validate._roles import parse_convention
->>> from elbo_check.validate._search import plan
->>> from elbo_check.validate._layout import Layout
+>>> from elbo_check._validate._roles import parse_convention
+>>> from elbo_check._validate._search import plan
+>>> from elbo_check._validate._layout import Layout
 >>> conv = parse_convention("mu,logvar", "batch")
 >>> lay = Layout(conv, plan(conv, 30, np.random.default_rng(1), "float64"))
 >>> lay.reduce(lay.ref, "batch").shape == (lay.n_rows,)
@@ -22,9 +22,9 @@ import dataclasses
 
 import numpy as np
 
-from elbo_check.validate._reference import FullParts, diag_kl, diag_terms
-from elbo_check.validate._roles import Convention
-from elbo_check.validate._search import Batch
+from elbo_check._validate._reference import FullParts, diag_kl, diag_terms
+from elbo_check._validate._roles import Convention
+from elbo_check._validate._search import Batch
 
 __all__ = ["VARIANT_TEXT", "Layout", "Variant"]
 

@@ -6,8 +6,8 @@ the failing batch), then the values (each entry replaced by the roundest
 number that still fails: 0, ±1, ±2, then the entry rounded).
 
 >>> import numpy as np
->>> from elbo_check.validate._roles import parse_convention
->>> from elbo_check.validate._shrink import shrink
+>>> from elbo_check._validate._roles import parse_convention
+>>> from elbo_check._validate._shrink import shrink
 >>> conv = parse_convention("mu,logvar", "none")
 >>> raw = {"mu": np.array([[0.3, -2.7]]), "logvar": np.array([[1.3, 0.4]])}
 >>> small = shrink(conv, raw, lambda r: bool(np.any(r["mu"] < -1)), "float64")
@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from elbo_check.validate._roles import Convention
+from elbo_check._validate._roles import Convention
 
 __all__ = ["shrink", "simplicity"]
 
@@ -141,12 +141,17 @@ def shrink(
         idx_list = list(np.ndindex(arr.shape))
         if arr.ndim == 3:
             idx_list = [i for i in idx_list if i[1] >= i[2]]
+        shared = conv.broadcast(role)  # one row shared by all rows: change whole columns
+        if shared:
+            idx_list = [i for i in idx_list if i[0] == 0]
         for idx in idx_list:
             x = float(best[role][idx])
             positive = quantity in ("std", "var") or (arr.ndim == 3 and idx[1] == idx[2])
             for c in _candidates(x, positive):
                 new = best[role].copy()
                 new[idx] = np_dtype.type(c)
+                if shared:
+                    new[:, idx[1]] = np_dtype.type(c)
                 if quantity == "cov":
                     new[idx[0], idx[2], idx[1]] = np_dtype.type(c)
                 candidate = {**best, role: new}

@@ -12,8 +12,8 @@ receives), and converted back into float64 *canonical* values, so that the
 reference is computed from exactly the numbers the function saw.
 
 >>> import numpy as np
->>> from elbo_check.validate._roles import parse_convention
->>> from elbo_check.validate._search import plan
+>>> from elbo_check._validate._roles import parse_convention
+>>> from elbo_check._validate._search import plan
 >>> batches = plan(parse_convention("mu,std", "sum"), 40, np.random.default_rng(0), "float64")
 >>> sorted(batches[0].raw)
 ['mu', 'std']
@@ -25,9 +25,9 @@ import dataclasses
 
 import numpy as np
 
-from elbo_check.validate._roles import Convention
+from elbo_check._validate._roles import Convention
 
-__all__ = ["Batch", "canon_from_raw", "make_batch", "plan", "probe_plan"]
+__all__ = ["Batch", "canon_from_raw", "make_batch", "plan", "probe_plan", "replicated_batch"]
 
 # extreme values the plan always visits (one per batch, the rest moderate)
 EXTREME_LOGVAR = (-30.0, -15.0, 15.0, 30.0)
@@ -42,6 +42,12 @@ class Batch:
     shape: tuple[int, int]
     raw: dict[str, np.ndarray]
     canon: dict[str, np.ndarray]
+    #: the sizes of the layout's event axes (product D); (D,) for "N D"
+    event: tuple[int, ...] = ()
+
+    def event_shape(self, conv: Convention) -> tuple[int, ...]:
+        """The event sizes, or the layout's default spread of D over its event axes."""
+        return self.event or conv.layout.event_shape(self.shape[1])
 
 
 def _role_name(conv: Convention, side: str, quantity: str) -> str | None:
@@ -105,11 +111,23 @@ def canon_from_raw(
     return canon
 
 
-def make_batch(conv: Convention, label: str, targets: dict[str, np.ndarray], dtype: str) -> Batch:
-    """Round float64 targets into the roles' raw arrays and build the batch."""
+def make_batch(
+    conv: Convention,
+    label: str,
+    targets: dict[str, np.ndarray],
+    dtype: str,
+    event: tuple[int, ...] = (),
+) -> Batch:
+    """Round float64 targets into the roles' raw arrays and build the batch.
+
+    A broadcast role (a layout without N) gets the same row in every row.
+    """
     n, d = targets["mu_q"].shape
     raw: dict[str, np.ndarray] = {}
     for role, (side, quantity) in zip(conv.roles, conv.slots, strict=True):
+        if conv.broadcast(role):
+            key = f"mu_{side}" if quantity == "mu" else f"lv_{side}"
+            targets[key] = np.broadcast_to(targets[key][:1], targets[key].shape).copy()
         if quantity == "mu":
             value = targets[f"mu_{side}"]
         elif conv.family == "diag":
@@ -121,7 +139,7 @@ def make_batch(conv: Convention, label: str, targets: dict[str, np.ndarray], dty
             value = lower @ np.swapaxes(lower, -1, -2)
             value = 0.5 * (value + np.swapaxes(value, -1, -2))
         raw[role] = np.ascontiguousarray(value, dtype=np.dtype(dtype))
-    return Batch(label, (n, d), raw, canon_from_raw(conv, raw, (n, d)))
+    return Batch(label, (n, d), raw, canon_from_raw(conv, raw, (n, d)), event)
 
 
 def _random_lower(rng: np.random.Generator, n: int, d: int, log_scale: float = 0.0) -> np.ndarray:
@@ -154,7 +172,10 @@ def _targets(
 
 
 def _designed(conv: Convention, rng: np.random.Generator, dtype: str) -> list[Batch]:
-    batches = [make_batch(conv, "moderate", _targets(conv, rng, 4, 3, False, 1.5), dtype)]
+    k = len(conv.layout.event_axes)
+    event = (2, 3, 4, 5, 6)[:k] if k > 1 else (3,)
+    moderate = _targets(conv, rng, 4, int(np.prod(event)), False, 1.5)
+    batches = [make_batch(conv, "moderate", moderate, dtype, event)]
     # q ≈ p: the textbook formula cancels here; q = p: KL is exactly 0
     delta = 1e-7 if dtype == "float64" else 1e-3
     near = _targets(conv, rng, 3, 2, False, 1.5)
@@ -210,6 +231,14 @@ def _designed(conv: Convention, rng: np.random.Generator, dtype: str) -> list[Ba
     return batches
 
 
+def _random_event(conv: Convention, rng: np.random.Generator, max_d: int) -> tuple[int, ...]:
+    """Event sizes of a random batch: D in 1..max_d, or 1..3 per axis for several axes."""
+    k = len(conv.layout.event_axes)
+    if k == 1:
+        return (int(rng.integers(1, max_d + 1)),)
+    return tuple(int(x) for x in rng.integers(1, 4, size=k))
+
+
 def plan(conv: Convention, examples: int, rng: np.random.Generator, dtype: str) -> list[Batch]:
     """The designed batches, then random ones until ``examples`` rows in all.
 
@@ -226,18 +255,34 @@ def plan(conv: Convention, examples: int, rng: np.random.Generator, dtype: str) 
         else:
             n = int(rng.integers(4, 49 if conv.family == "diag" else 25))
         n = min(n, max(1, examples - rows))
-        d = int(rng.integers(1, max_d + 1))
+        event = _random_event(conv, rng, max_d)
+        d = int(np.prod(event))
         wide = bool(rng.random() < 0.25)
         mu_sd = float(rng.choice([0.5, 2.0, 5.0]))
         label = "wide" if wide else "random"
-        batches.append(make_batch(conv, label, _targets(conv, rng, n, d, wide, mu_sd), dtype))
+        batches.append(
+            make_batch(conv, label, _targets(conv, rng, n, d, wide, mu_sd), dtype, event)
+        )
         rows += n
     return batches
 
 
 def probe_plan(conv: Convention, rng: np.random.Generator, dtype: str) -> list[Batch]:
     """A few small batches (N ≠ D) that tell the reductions and roles apart."""
+    k = len(conv.layout.event_axes)
+    events = (
+        [(3,), (5,), (2,)] if k == 1 else [(2, 3, 4, 5)[:k], (3, 2, 1, 2)[:k], (1, 2, 2, 1)[:k]]
+    )
     return [
-        make_batch(conv, "moderate", _targets(conv, rng, n, d, False, 1.5), dtype)
-        for n, d in ((4, 3), (2, 5), (3, 2))
+        make_batch(conv, "moderate", _targets(conv, rng, n, int(np.prod(e)), False, 1.5), dtype, e)
+        for n, e in zip((4, 2, 3), events, strict=True)
     ]
+
+
+def replicated_batch(conv: Convention, rng: np.random.Generator, dtype: str, n: int = 64) -> Batch:
+    """One moderate (q, p) pair repeated in ``n`` identical rows: a closed form gives equal outputs."""
+    k = len(conv.layout.event_axes)
+    event = (2, 3, 1, 1, 1)[:k] if k > 1 else (3,)
+    one = _targets(conv, rng, 1, int(np.prod(event)), False, 1.0)
+    targets = {key: np.repeat(v, n, axis=0) for key, v in one.items()}
+    return make_batch(conv, "replicated", targets, dtype, event)
