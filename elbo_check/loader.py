@@ -56,6 +56,11 @@ def load_derivations(path: str | Path) -> list[Derivation]:
     found: list[Derivation] = []
     for value in vars(module).values():
         if isinstance(value, Derivation) and all(value is not d for d in found):
+            if type(value) is not Derivation:
+                raise UsageError(
+                    f"{path}: {type(value).__name__} is a subclass of Derivation; "
+                    "the checker accepts Derivation itself only"
+                )
             found.append(value)
     if not found:
         raise UsageError(f"{path} defines no Derivation at its top level")

@@ -110,6 +110,19 @@ class Rule:
     extra: tuple[tuple[sp.Expr, sp.Expr], ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not isinstance(self.statement, str):
+            raise DerivationError(f"a rule needs a text name and statement, got {self.name!r}")
+        for what in ("lhs", "rhs", "nonneg"):
+            value = getattr(self, what)
+            if value is not None and not isinstance(value, sp.Expr):
+                raise DerivationError(
+                    f"rule {self.name!r}: {what} must be a sympy expression, got {value!r}"
+                )
+        for pair in self.extra:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(e, sp.Expr) for e in pair)):
+                raise DerivationError(f"rule {self.name!r}: extra schemas must be (lhs, rhs) pairs")
+        if self.cov is not None and not isinstance(self.cov, ChangeOfVariables):
+            raise DerivationError(f"rule {self.name!r}: cov must be a ChangeOfVariables")
         if self.kind not in RULE_KINDS:
             raise DerivationError(f"rule {self.name!r}: unknown kind {self.kind!r}")
         if self.kind == "lemma" and not (

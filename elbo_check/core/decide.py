@@ -178,6 +178,7 @@ class Core:
         if adm.refused:
             return Decision(False, reason=adm.refused)
         exprs = [step.lhs, step.rhs, *(e for _, a, b in adm.schemas for e in (a, b))]
+        exprs += [e for _, cov, _ in adm.covs for e in (*cov.olds, *cov.news, *cov.maps)]
         prefix = bound_prefix([*exprs, *(e for _, e in adm.nonneg)])
         adm.schemas = [
             (n, alpha_normalize(a, prefix), alpha_normalize(b, prefix)) for n, a, b in adm.schemas
@@ -369,7 +370,9 @@ def _data(rule: Rule) -> _RuleData:
 
 
 def _rule_data(rules: Iterable[Rule]) -> list[_RuleData]:
-    return [_data(r) for r in rules if r.kind != "side-condition"]
+    """What axioms, definitions and inequalities state (the rules that may discharge a
+    lemma's hypotheses; a lemma never discharges one, not even its own instance)."""
+    return [_data(r) for r in rules if r.kind in ("axiom", "definition", "inequality")]
 
 
 def _same_data(a: _RuleData, b: _RuleData) -> bool:
