@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "DPS",
     "f_reference",
+    "grad_reference",
     "kl_reference",
     "kl_reference_array",
     "max_relative_error",
@@ -31,6 +32,25 @@ def kl_reference(mu: float, logvar: float, mu_p: float = 0.0, logvar_p: float = 
         m = mpmath.mpf(mu) - mpmath.mpf(mu_p)
         value = (f_reference(d) + m * m * mpmath.exp(-mpmath.mpf(logvar_p))) / 2
         return float(value)
+
+
+def grad_reference(
+    mu: float, logvar: float, mu_p: float = 0.0, logvar_p: float = 0.0
+) -> tuple[float, float, float, float, float]:
+    """∂KL/∂(mu, logvar, mu_p, logvar_p) at 60 digits, and the scale of the last.
+
+    The logvar_p partial −½expm1(d) − ½m²e^(−ℓp) cancels where its two terms
+    meet; the fifth value, ½|expm1(d)| + ½m²e^(−ℓp), is the scale its error is
+    measured against.
+    """
+    with mpmath.workdps(DPS):
+        d = mpmath.mpf(logvar) - mpmath.mpf(logvar_p)
+        m = mpmath.mpf(mu) - mpmath.mpf(mu_p)
+        inv = mpmath.exp(-mpmath.mpf(logvar_p))
+        half_expm1 = mpmath.expm1(d) / 2
+        half_m2 = m * m * inv / 2
+        values = (m * inv, half_expm1, -m * inv, -half_expm1 - half_m2, abs(half_expm1) + half_m2)
+        return tuple(float(v) for v in values)  # type: ignore[return-value]
 
 
 def f_reference(d: mpmath.mpf) -> mpmath.mpf:

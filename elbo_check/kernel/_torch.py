@@ -124,7 +124,8 @@ class GaussianKL(torch.autograd.Function):
     """The reduced Gaussian KL: ``GaussianKL.apply(mu, logvar, mu_p, logvar_p, reduction)``.
 
     The plain autograd form (no ``setup_context``: the cheapest ``apply``);
-    under ``torch.func`` transforms :class:`GaussianKLFunc` takes over.
+    under ``torch.func`` transforms and ``torch.compile`` :class:`GaussianKLFunc`
+    takes over.
     """
 
     @staticmethod
@@ -139,7 +140,7 @@ class GaussianKL(torch.autograd.Function):
 
 
 class GaussianKLFunc(torch.autograd.Function):
-    """The same function for ``torch.func.grad``/``vmap``: ``setup_context``, vmap rule.
+    """The same function for ``torch.func``/``torch.compile``: ``setup_context``, vmap rule.
 
     Returns ``(kl, h, mw)`` (``mw`` is a view of ``mu`` without a prior); only
     ``kl`` is differentiable.
@@ -177,7 +178,7 @@ class _Scratch:
 
 def gaussian_kl_tensors(arrays: list[Any], reduction: str) -> torch.Tensor:
     """The KL of prepared tensors (one float dtype and device; ``None`` for no prior)."""
-    if torch._C._are_functorch_transforms_active():
+    if torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active():
         return GaussianKLFunc.apply(*arrays, reduction)[0]
     return GaussianKL.apply(*arrays, reduction)
 
