@@ -157,10 +157,11 @@ def half_expm1(xp: Any, d: Any, p: Params, guard: bool = True) -> Any:
     """
     if not guard:
         return xp.expm1(d) * 0.5  # not in place: the double backward differentiates it
+    # one transcendental: e = expm1(d − split) above the split (d − split is exact
+    # there, by Sterbenz), else expm1(d); then ½expm1(d) = (e + 1)·½e^split − ½ above it
     over = d > p.split
-    h = xp.expm1(xp.where(over, _scalar(xp, d, p.split), d)) * 0.5
-    large = xp.exp(d - p.split) * p.half_exp_split - 0.5
-    return xp.where(over, large, h)
+    e = xp.expm1(xp.where(over, d - p.split, d))
+    return xp.where(over, (e + 1.0) * p.half_exp_split - 0.5, e * 0.5)
 
 
 def _scalar(xp: Any, like: Any, value: float) -> Any:
