@@ -118,9 +118,18 @@ def _reduce(xp: Any, elementwise: Any, reduction: str) -> Any:
 def _kl_numpy(arrays: tuple[Any, ...], reduction: str) -> Any:
     """Plain ndarrays (see :func:`_plain_numpy`): the small-batch path or the tiles."""
     lv = arrays[1]
-    with np.errstate(all="ignore"):
-        if lv.size >= _tiles.FAST_MIN_SIZE:
+    if lv.size >= _tiles.FAST_MIN_SIZE:
+        with np.errstate(all="ignore"):
             return _tiles.kl_tiled(list(arrays), lv.shape, reduction)
+    if _EAGER_NUMPY:
+        # no overflow guard, and numpy's error state tells if one was needed: an
+        # overflow, or inf − inf from an infinite input, sends it to the guarded pass
+        try:
+            with np.errstate(over="raise", invalid="raise", divide="ignore", under="ignore"):
+                return _reduce(np, kl_pieces(np, *arrays, guard=False)[0], reduction)
+        except FloatingPointError:
+            pass
+    with np.errstate(all="ignore"):
         return _reduce(np, kl_pieces(np, *arrays, eager=_EAGER_NUMPY)[0], reduction)
 
 

@@ -207,7 +207,14 @@ def slopes(
 
 
 def kl_pieces(
-    xp: Any, mu: Any, lv: Any, mu_p: Any = None, lv_p: Any = None, *, eager: bool = True
+    xp: Any,
+    mu: Any,
+    lv: Any,
+    mu_p: Any = None,
+    lv_p: Any = None,
+    *,
+    eager: bool = True,
+    guard: bool | None = None,
 ) -> tuple[Any, Any, Any, Any]:
     """``(kl, h, mw, w)``: the elementwise KL and the :func:`slopes` at the same point.
 
@@ -222,14 +229,16 @@ def kl_pieces(
     more than the where-blend it would save).  ``eager=False`` (JAX, CUDA,
     ``torch.compile``, ``vmap``, lazy arrays) evaluates both branches and
     selects with ``where``: no host sync, no data-dependent shape.  Both give
-    the same values.
+    the same values.  ``guard`` forces the overflow guard on or off (a caller
+    that detects overflow itself, as numpy's error state does, retries with it).
     """
     p = params_for(lv.dtype)
     if lv_p is None:
         d, d_lo = lv, None
     else:
         d, d_lo = _two_diff(xp, lv, lv_p)
-    guard = not eager or bool(xp.any(d > p.split))
+    if guard is None:
+        guard = not eager or bool(xp.any(d > p.split))
     u = xp.clip(d, None, p.upper) if guard else d  # d = +inf gives +inf
     h = half_expm1(xp, u, p, guard)
     half_f = _minus_half(xp, h, u)
