@@ -31,10 +31,11 @@ Rows and targets:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -293,6 +294,17 @@ def numpy_elbo_pairs(x: Any, logits: Any, mu: Any, lv: Any) -> dict[str, tuple[A
     return pairs
 
 
+@contextlib.contextmanager
+def single_thread(torch: Any) -> Iterator[None]:
+    """One torch intra-op thread (see :func:`torch_rows`)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def torch_elbo_pair(x: Any, logits: Any, mu: Any, lv: Any) -> dict[str, tuple[Any, Any, str]]:
     try:
         import torch
@@ -302,11 +314,13 @@ def torch_elbo_pair(x: Any, logits: Any, mu: Any, lv: Any) -> dict[str, tuple[An
     tx, tl, tm, tv = (torch.from_numpy(a) for a in (x, logits, mu, lv))
 
     def ours() -> Any:
-        return elbo_loss(tx, tl, tm, tv).loss
+        with single_thread(torch):
+            return elbo_loss(tx, tl, tm, tv).loss
 
     def textbook() -> Any:
-        recon = F.binary_cross_entropy_with_logits(tl, tx, reduction="sum") / len(tx)
-        return recon + -0.5 * torch.sum(1 + tv - tm.pow(2) - tv.exp()) / len(tx)
+        with single_thread(torch):
+            recon = F.binary_cross_entropy_with_logits(tl, tx, reduction="sum") / len(tx)
+            return recon + -0.5 * torch.sum(1 + tv - tm.pow(2) - tv.exp()) / len(tx)
 
     return {"torch elbo_loss / textbook": (ours, textbook, "<= 1.2")}
 

@@ -295,7 +295,8 @@ def gaussian_kl_grad(
     xp = prep.xp
     scale = _grad_scale(prep.shape, reduction)
     with _xp.numpy_errstate():
-        h, mw, w = slopes(xp, *prep.arrays)
+        numpy = prep.library == "numpy"
+        h, mw, w = slopes(np if numpy else xp, *prep.arrays, eager=numpy)
         mu_grad = xp.broadcast_to((mw if w is None else mw * w) * scale, prep.shape)
         lv_grad = xp.broadcast_to(h * scale, prep.shape)
         grads = [_sum_to(xp, mu_grad, mu), _sum_to(xp, lv_grad, logvar), None, None]
