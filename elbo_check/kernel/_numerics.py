@@ -135,7 +135,8 @@ def _horner_torch(c: Any, coeffs: tuple[float, ...]) -> Any:
     key = (coeffs, c.dtype, c.device)
     ks = _TORCH_COEFFS.get(key)
     if ks is None:
-        ks = tuple(torch.tensor(k, dtype=c.dtype, device=c.device) for k in coeffs)
+        # torch.full, not torch.tensor: a fill kernel, no host-to-device copy (no sync)
+        ks = tuple(torch.full((), k, dtype=c.dtype, device=c.device) for k in coeffs)
         _TORCH_COEFFS[key] = ks
     acc = torch.addcmul(ks[-2], c, ks[-1])
     for k in ks[-3::-1]:

@@ -204,7 +204,7 @@ def try_gaussian_kl(arrays: tuple[Any, ...], reduction: str) -> torch.Tensor | N
         elif value is not None:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return None
-            value = torch.tensor(value, dtype=dtype, device=device)
+            value = torch.full((), value, dtype=dtype, device=device)  # no host copy
         prepared.append(value)
     names = ("mu", "logvar", "mu_p", "logvar_p")
     shapes = {n: t.shape for n, t in zip(names, prepared, strict=True) if t is not None}
