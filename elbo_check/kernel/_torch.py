@@ -22,6 +22,7 @@ tensor([[5.0000e-10,        inf]])
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -91,9 +92,15 @@ def _forward(
         with np.errstate(all="ignore"):
             value = _tiles.kl_tiled(views, tuple(ctx.shape), reduction)
         return torch.as_tensor(np.asarray(value)), None, None
-    kl, h, mw, _ = kl_pieces(torch, mu, lv, mu_p, lv_p, eager=eager)
+    # eager: first without the overflow guard; a non-finite result (an overflow, an
+    # inf or nan input, or a true inf) sends it through the guarded evaluation
+    kl, h, mw, _ = kl_pieces(torch, mu, lv, mu_p, lv_p, eager=eager, guard=not eager)
+    value = _reduce(kl, reduction)
+    if eager and not math.isfinite(float(value.sum() if value.ndim else value)):
+        kl, h, mw, _ = kl_pieces(torch, mu, lv, mu_p, lv_p, eager=True, guard=True)
+        value = _reduce(kl, reduction)
     ctx.shape = kl.shape
-    return _reduce(kl, reduction), h, None if mu_p is None and lv_p is None else mw
+    return value, h, None if mu_p is None and lv_p is None else mw
 
 
 def _backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
