@@ -58,6 +58,7 @@ def torch_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setattr(TK, "_eager", lambda t: False)
     elif request.param == "tiles":
         monkeypatch.setattr(T, "FAST_MIN_SIZE", 0)
+        monkeypatch.setattr(TK, "TILES_MIN_SIZE", 0)
     return request.param
 
 
