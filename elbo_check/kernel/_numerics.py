@@ -125,14 +125,14 @@ def horner(c: Any, coeffs: tuple[float, ...]) -> Any:
     return acc
 
 
-_TORCH_COEFFS: dict[tuple[tuple[float, ...], Any, Any], tuple[Any, ...]] = {}
+_TORCH_COEFFS: dict[tuple[int, Any, Any], tuple[Any, ...]] = {}
 
 
 def _horner_torch(c: Any, coeffs: tuple[float, ...]) -> Any:
     """Horner with ``addcmul(k, acc, c) = k + acc·c`` on cached 0-d coefficient tensors."""
     import torch
 
-    key = (coeffs, c.dtype, c.device)
+    key = (id(coeffs), c.dtype, c.device)  # Params' tuples live as long as the module
     ks = _TORCH_COEFFS.get(key)
     if ks is None:
         # torch.full, not torch.tensor: a fill kernel, no host-to-device copy (no sync)

@@ -49,7 +49,7 @@ TILES_MIN_SIZE = 1 << 19
 
 def _eager(t: torch.Tensor) -> bool:
     """May the forward look at the data (gather, skip the overflow guard)?"""
-    if t.device.type != "cpu" or torch.compiler.is_compiling():
+    if not t.is_cpu or torch.compiler.is_compiling():
         return False
     return not torch._C._functorch.is_functorch_wrapped_tensor(t)
 
@@ -213,6 +213,12 @@ def try_gaussian_kl(arrays: tuple[Any, ...], reduction: str) -> torch.Tensor | N
     device = lv.device
     if mu.device != device:
         return None
+    if arrays[2] is None and arrays[3] is None and mu.shape == lv.shape:  # the common case
+        return (
+            None
+            if reduction == "batch" and not lv.ndim
+            else gaussian_kl_tensors([mu, lv, None, None], reduction)
+        )
     prepared = [mu, lv]
     for value in arrays[2:]:
         if isinstance(value, torch.Tensor):
