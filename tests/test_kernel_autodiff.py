@@ -134,6 +134,21 @@ def test_broadcast_and_scalar_priors_get_gradients_of_their_own_shape() -> None:
 
 
 @pytest.mark.torch
+def test_parameters_as_variational_means_and_learned_priors_get_analytic_gradients() -> None:
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(4)
+    mu = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64, generator=gen))
+    lv = torch.randn(4, 3, dtype=torch.float64, generator=gen) * 1e-6
+    mu_p = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    gaussian_kl(mu, lv, mu_p, 0.0, reduction="sum").backward()
+    want = gaussian_kl_grad(mu.detach().numpy(), lv.numpy(), np.zeros(3), 0.0, reduction="sum")
+    assert mu.grad is not None
+    assert mu_p.grad is not None
+    np.testing.assert_allclose(mu.grad.numpy(), want.mu, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(mu_p.grad.numpy(), want.mu_p, rtol=1e-15, atol=0)
+
+
+@pytest.mark.torch
 # dynamo itself instantiates torch.autograd.Function while tracing any custom
 # Function, and warns about it; the warning is torch's, not ours
 @pytest.mark.filterwarnings("ignore:.*should not be instantiated:DeprecationWarning")

@@ -208,7 +208,7 @@ def try_gaussian_kl(arrays: tuple[Any, ...], reduction: str) -> torch.Tensor | N
     """
     mu, lv = arrays[0], arrays[1]
     dtype = lv.dtype
-    if type(mu) is not type(lv) or dtype not in _FLOATS or mu.dtype != dtype:
+    if not isinstance(mu, torch.Tensor) or dtype not in _FLOATS or mu.dtype != dtype:
         return None
     device = lv.device
     if mu.device != device:
