@@ -2,10 +2,12 @@
 
 Each call first tries a cheap exact-type test: plain numpy arrays of one float
 dtype and one shape go straight to the numerics (small) or the tiles (large);
-torch tensors go to the :class:`torch.autograd.Function` of ``_torch.py``,
-JAX arrays to the ``custom_jvp`` of ``_jax.py``.  Everything else takes the
-generic path: namespace inference, dtype promotion and broadcasting checks,
-then the same numerics.
+float32/float64 torch tensors on one device go straight to the
+:class:`torch.autograd.Function` of ``_torch.py``.  Everything else takes the
+generic path (namespace inference, dtype promotion, broadcasting checks), then
+the same numerics: torch tensors the same Function, JAX arrays and tracers the
+``custom_jvp`` of ``_jax.py`` (dispatch cost is paid once, at trace time, under
+``jit``), other libraries the portable ``where`` form.
 
 >>> import numpy as np
 >>> from elbo_check.kernel import gaussian_kl
@@ -97,10 +99,6 @@ def _plain_numpy(arrays: tuple[Any, ...]) -> bool:
 def _is_torch(value: Any) -> bool:
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(value, torch.Tensor)
-
-
-def _is_jax(value: Any) -> bool:
-    return type(value).__module__.startswith(("jax", "jaxlib"))
 
 
 def _reduce(xp: Any, elementwise: Any, reduction: str) -> Any:
