@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "GATHER_MIN_SIZE",
     "PARAMS32",
     "PARAMS64",
     "Params",
@@ -95,11 +94,6 @@ PARAMS32 = Params(
     True,
     3.4028234663852886e38,
 )
-
-
-#: Below this many elements eager numpy selects the branches with ``where``
-#: (per-call overhead dominates); above it, it gathers the small-|d| elements.
-GATHER_MIN_SIZE = 1 << 15
 
 
 def params_for(dtype: Any) -> Params:
@@ -224,14 +218,14 @@ def kl_pieces(
     ``d_lo`` of ``d = ℓ − ℓp``.
 
     ``eager=True`` (numpy, torch on the CPU) may look at the data: the overflow
-    guard runs only when some ``d`` exceeds the split, and on large numpy arrays
-    the polynomial runs on the small-``|d|`` elements alone (gather, evaluate,
-    scatter) when they are at most half of them (torch's boolean indexing costs
-    more than the where-blend it would save).  ``eager=False`` (JAX, CUDA,
-    ``torch.compile``, ``vmap``, lazy arrays) evaluates both branches and
-    selects with ``where``: no host sync, no data-dependent shape.  Both give
-    the same values.  ``guard`` forces the overflow guard on or off (a caller
-    that detects overflow itself, as numpy's error state does, retries with it).
+    guard runs only when some ``d`` exceeds the split.  ``eager=False`` (JAX,
+    CUDA, ``torch.compile``, ``vmap``, lazy arrays) always guards: no host sync,
+    no data-dependent shape.  Both evaluate the two branches and select with
+    ``where`` (the polynomial on the clipped ``d``, so it stays finite); both
+    give the same values.  Gathering the small-``|d|`` elements pays only on
+    large numpy arrays, which the tiles handle.  ``guard`` forces the overflow
+    guard on or off (a caller that detects overflow itself, as numpy's error
+    state does, retries with it).
     """
     p = params_for(lv.dtype)
     if lv_p is None:
@@ -244,16 +238,7 @@ def kl_pieces(
     h = half_expm1(xp, u, p, guard)
     half_f = _minus_half(xp, h, u)
     c = xp.clip(u, -p.threshold, p.threshold)
-    small = c == u  # nan: False
-    size = math.prod(small.shape)
-    gather = eager and size >= GATHER_MIN_SIZE and xp.__name__ == "numpy"
-    n_small = int(xp.count_nonzero(small)) if gather else -1
-    if n_small == size:
-        half_f = half_f_small(u, p)
-    elif 0 < n_small <= size // 2:
-        half_f[small] = half_f_small(u[small], p)  # gather, evaluate, scatter
-    elif n_small:
-        half_f = xp.where(small, half_f_small(c, p), half_f)
+    half_f = xp.where(c == u, half_f_small(c, p), half_f)  # c == u: |d| <= threshold
     if d_lo is not None:  # f(d + d_lo) ≈ f(d) + expm1(d)·d_lo; inf·0 must not give nan
         capped = xp.clip(h, None, p.huge)
         half_f = half_f + capped * d_lo
