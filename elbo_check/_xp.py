@@ -79,8 +79,12 @@ def is_array(x: object) -> bool:
 
 
 def library_name(x: object) -> str:
-    """The top-level module an array comes from (``'numpy'``, ``'torch'``...)."""
-    return type(x).__module__.split(".")[0]
+    """The top-level module an array comes from (``'numpy'``, ``'torch'``...).
+
+    JAX arrays (``jaxlib``) and JAX tracers (``jax``) are both ``'jax'``.
+    """
+    name = type(x).__module__.split(".")[0]
+    return "jax" if name == "jaxlib" else name
 
 
 def get_namespace(*values: Any, xp: Any = None, names: Sequence[str] | None = None) -> Any:

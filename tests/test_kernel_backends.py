@@ -198,10 +198,15 @@ def test_dask_elbo_loss_and_gradients_stay_lazy() -> None:
 def test_jax_matches_numpy() -> None:
     jnp = pytest.importorskip("jax.numpy")
     jax = pytest.importorskip("jax")
+    saved = jax.config.jax_enable_x64
     jax.config.update("jax_enable_x64", True)
-    arrays = sample(np.float64)
-    got = gaussian_kl(*(jnp.asarray(a) for a in arrays), reduction="none")
-    np.testing.assert_allclose(np.asarray(got), gaussian_kl(*arrays, reduction="none"), rtol=1e-15)
+    try:
+        arrays = sample(np.float64)
+        got = gaussian_kl(*(jnp.asarray(a) for a in arrays), reduction="none")
+        want = gaussian_kl(*arrays, reduction="none")
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-15)
+    finally:
+        jax.config.update("jax_enable_x64", saved)
 
 
 def test_cupy_matches_numpy() -> None:
