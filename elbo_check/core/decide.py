@@ -39,6 +39,7 @@ from elbo_check.core.fragment import (
     check_names_and_assumptions,
     fragment_violation,
     is_real_valued,
+    short,
 )
 from elbo_check.core.integrals import Reducer, converges
 from elbo_check.core.lemmas import lemma_statement, substitute
@@ -504,9 +505,5 @@ def _all_expressions(derivation: Derivation, seen: set[int]) -> list[sp.Basic]:
     return out
 
 
-def _short(expr: sp.Expr, width: int = 60) -> str:
-    try:
-        text = sp.sstr(expr)
-    except RecursionError:
-        return type(expr).__name__
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _short(expr: sp.Expr) -> str:
+    return short(expr, 60)

@@ -43,6 +43,7 @@ __all__ = [
     "check_names_and_assumptions",
     "fragment_violation",
     "is_real_valued",
+    "short",
 ]
 
 #: the only assumption keys a symbol or an undefined function may be declared with
@@ -113,13 +114,13 @@ def _node_violation(node: sp.Basic, scope: frozenset[sp.Symbol]) -> str | None:
             outer = scope | {later[0] for later in node.limits[i + 1 :]}
             for bound in lim[1:]:
                 if bound not in (sp.oo, -sp.oo) and not is_real_valued(bound, outer):
-                    return f"the limit {_short(bound)} is not provably real"
+                    return f"the limit {short(bound)} is not provably real"
         return None
     if isinstance(node, sp.Derivative):
-        return f"the derivative {_short(node)} does not evaluate to a closed form"
+        return f"the derivative {short(node)} does not evaluate to a closed form"
     if node in (sp.oo, -sp.oo, sp.zoo, sp.nan):
         return f"{node} occurs outside an integral's limits"
-    return f"{type(node).__name__} ({_short(node)}) is outside the fragment"
+    return f"{type(node).__name__} ({short(node)}) is outside the fragment"
 
 
 #: what a function class of the fragment may define itself besides ``is_*`` facts:
@@ -210,7 +211,8 @@ def is_real_valued(expr: sp.Basic, scope: frozenset[sp.Symbol] = frozenset()) ->
     return False
 
 
-def _short(node: sp.Basic, width: int = 40) -> str:
+def short(node: sp.Basic, width: int = 40) -> str:
+    """``node`` printed on one line, elided past ``width`` characters (never raises)."""
     try:
         text = sp.sstr(node)
     except RecursionError:
