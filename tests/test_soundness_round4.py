@@ -262,3 +262,13 @@ def test_a_300_deep_expression_renders_as_json() -> None:
 def test_a_side_condition_is_only_recorded() -> None:
     note = side_condition("q > 0", "q is positive where p is")
     assert _step(sp.log(s**2), 2 * sp.log(s), note) is Verdict.PROVED
+
+
+def test_an_instance_changes_a_premise_buried_two_lemmas_deep() -> None:
+    a = sp.Symbol("a", positive=True)
+    b = sp.Symbol("b", real=True)
+    inner = Derivation("a-is-one").start(sp.log(a)).equals(0, by=axiom("a is one", a, sp.Integer(1)))
+    outer = Derivation("uses-a").start(sp.log(a) + b).equals(b, by=inner.as_lemma())
+    instance = instantiate(outer.as_lemma(), {a: sp.Integer(2)})
+    # log 2 + b = b is false: the premise "a is one" says nothing about 2
+    assert _step(sp.log(2) + b, b, instance) is not Verdict.PROVED

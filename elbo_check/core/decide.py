@@ -397,31 +397,43 @@ def _show_data(data: _RuleData) -> str:
     return "; ".join(parts)
 
 
-def hypotheses(derivation: Derivation, mapping: tuple, seen: frozenset[int] = frozenset()) -> list[tuple[str, _RuleData]]:
-    """The hypotheses (non-lemma rules, transitively) that ``mapping`` changes.
+def hypotheses(derivation: Derivation, mapping: tuple) -> list[tuple[str, _RuleData]]:
+    """The premises of ``derivation`` (transitively) that ``mapping`` changes.
 
     A lemma holds for every value of a symbol only where no axiom, definition
     or inequality it rests on mentions that symbol; otherwise its instance
-    holds only together with the instance of that rule, which must be cited.
+    holds only together with the instance of that premise, which must be cited.
+
+    >>> import sympy as sp
+    >>> from elbo_check.rules import definition
+    >>> s = sp.Symbol("s", positive=True); k = sp.Symbol("K", real=True)
+    >>> d = Derivation("k").start(k).equals(sp.log(s), by=definition("K", k, sp.log(s)))
+    >>> hypotheses(d, ((k, s**2),))
+    [('K', (((s**2, log(s)),), None, None))]
     """
-    if not mapping or id(derivation) in seen:
+    if not mapping:
+        return []
+    out = []
+    for name, data in _premises(derivation, frozenset()):
+        moved = _substitute_data(data, mapping)
+        if not _same_data(moved, data):
+            out.append((name, moved))
+    return out
+
+
+def _premises(derivation: Derivation, seen: frozenset[int]) -> list[tuple[str, _RuleData]]:
+    """Every axiom, definition and inequality a derivation rests on, through its lemmas
+    (each as instantiated on the way)."""
+    if id(derivation) in seen:
         return []
     out: list[tuple[str, _RuleData]] = []
     for rule in _cited(derivation):
-        if rule.kind == "side-condition":
-            continue
         if rule.kind == "lemma" and rule.origin is not None:
             inner = rule.origin
-            for name, data in hypotheses(inner.derivation, inner.mapping, seen | {id(derivation)}):
-                moved = _substitute_data(data, mapping)
-                if not _same_data(moved, data):
-                    out.append((name, moved))
-            # the inner lemma's own free symbols are universally quantified
-            continue
-        data = _data(rule)
-        moved = _substitute_data(data, mapping)
-        if not _same_data(moved, data):
-            out.append((rule.name, moved))
+            for name, data in _premises(inner.derivation, seen | {id(derivation)}):
+                out.append((name, _substitute_data(data, inner.mapping)))
+        elif rule.kind != "side-condition":
+            out.append((rule.name, _data(rule)))
     return out
 
 
