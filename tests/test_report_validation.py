@@ -33,15 +33,18 @@ def test_a_wrong_kl_report_names_the_bug_and_plots_the_error(tmp_path: Path) -> 
     pytest.importorskip("matplotlib")
     code, out = _validate(tmp_path, "vae_kl")
     assert code == 1
-    # the CLI runs the target only in its isolated worker, so it draws no error plot
+    # the plot's calls run in their own worker process, like the validation's
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["report.html", "report.json", "report.md", "report.tex"]
+    assert names == ["figures", "report.html", "report.json", "report.md", "report.tex"]
     md = (out / "report.md").read_text()
     assert "✘ **wrong**" in md
     assert "| diagnosis | sign flip" in md
+    assert "![Error of the validated function](figures/validation-error.svg)" in md
     doc = json.loads((out / "report.json").read_text())
     assert doc["schema"] == 1
     assert doc["validation"]["bug_class"] == "sign_flip"
+    assert doc["figures"][0]["svg"] == "figures/validation-error.svg"
+    assert (out / "figures" / "validation-error.svg").read_text().count("<svg") == 1
     assert "<script" not in (out / "report.html").read_text()
 
 

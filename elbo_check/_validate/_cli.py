@@ -19,8 +19,13 @@ file is executed from source with ``sys.dont_write_bytecode`` set, so no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from elbo_check._validate._target import is_file_target, load_target, split_target
 from elbo_check._validate._types import BackendName, DtypeName
@@ -109,8 +114,8 @@ def run(ns: argparse.Namespace) -> int:
     if getattr(ns, "report", None):
         from elbo_check.report.validation import write_report_from_cli
 
-        # no error plot from the CLI: the target runs only inside the isolated worker
-        write_report_from_cli(result, None, ns.report)
+        with _isolated(where, attr, ns.backend, ns.roles, ns.timeout) as fn:
+            write_report_from_cli(result, fn, ns.report)
     if ns.format == "json":
         print(result.to_json())
     else:
@@ -118,3 +123,38 @@ def run(ns: argparse.Namespace) -> int:
         print(result.report())
     sys.stdout.flush()
     return 0 if result.ok else 1
+
+
+@contextlib.contextmanager
+def _isolated(
+    where: str, attr: str, backend: str, roles: str, timeout: float
+) -> Iterator[Callable[..., Any] | None]:
+    """The target as a callable that runs in its own worker process (for the report's plot).
+
+    Each call goes through the worker with the validation's timeout; a call
+    that fails, hangs or crashes gives nan (a gap in the plot), never an error
+    here.  ``None`` when the target cannot be loaded or the roles are not fixed.
+    """
+    from elbo_check._validate._types import CallStatus
+    from elbo_check._validate._runner import open_runner
+
+    if roles == "auto":
+        yield None
+        return
+    try:
+        runner = open_runner(None, backend, "process", target=(where, attr))
+    except ValidationError:
+        yield None
+        return
+    names = tuple(r.split(":")[0].strip() for r in roles.split(","))
+
+    def call(*args: Any) -> Any:
+        outcome = runner.call([np.asarray(a, dtype=float) for a in args], names, 4096, timeout)
+        if outcome.status is not CallStatus.OK or outcome.value is None:
+            return float("nan")
+        return outcome.value
+
+    try:
+        yield call
+    finally:
+        runner.close()
