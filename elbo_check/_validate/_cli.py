@@ -135,8 +135,8 @@ def _isolated(
     that fails, hangs or crashes gives nan (a gap in the plot), never an error
     here.  ``None`` when the target cannot be loaded or the roles are not fixed.
     """
-    from elbo_check._validate._types import CallStatus
     from elbo_check._validate._runner import open_runner
+    from elbo_check._validate._types import CallStatus
 
     if roles == "auto":
         yield None
