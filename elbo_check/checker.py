@@ -208,7 +208,9 @@ class Checker:
             verdict = _no_refute(Verdict.weakest([Verdict.CORROBORATED, cap]))
             note = f"{reason}; agrees at {outcome.points} points (evidence, not proof)"
             return _result(step, verdict, "numeric (certified)", start, _join(note, cap_message))
-        return _result(step, Verdict.UNDECIDED, "none", start, f"{reason}; {outcome.reason}")
+        return _result(
+            step, Verdict.UNDECIDED, "none", start, _join(f"{reason}; {outcome.reason}", cap_message)
+        )
 
     def _evaluable(self, step: Step, derivation: Derivation) -> tuple[sp.Expr, sp.Expr]:
         """The step's own sides with definitions and proved lemmas unfolded, Gaussians reduced.
@@ -251,6 +253,13 @@ class Checker:
 
     def _lemma_cap(self, step: Step, derivation: Derivation) -> tuple[Verdict, str]:
         cap, notes = Verdict.PROVED, []
+        rules = [*derivation.assumptions, *step.rules]
+        if step.relation != "=" and not any(r.kind in ("inequality", "lemma") for r in rules):
+            cap = Verdict.UNDECIDED
+            notes.append(
+                "an inequality link needs a cited inequality rule or lemma "
+                "(for example log w <= w - 1): cite one to prove it"
+            )
         for rule in [*derivation.assumptions, *step.rules]:
             if rule.kind != "lemma" or rule.derivation is None:
                 continue

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="elbo-check", description="A formal derivation verifier for variational inference."
     )
+    from elbo_check import __version__
+
+    parser.add_argument("--version", action="version", version=f"elbo-check {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("list", help="list the shipped derivations (slug and title)")
@@ -112,11 +115,19 @@ def write_atomically(path: str | Path, text: str) -> None:
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise ElboCheckError(f"output directory does not exist: {str(directory)!r}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    if target.is_dir():
+        raise ElboCheckError(f"cannot write {str(target)!r}: it is a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        raise ElboCheckError(f"cannot write to {str(directory)!r}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ElboCheckError(f"cannot write {str(target)!r}: {exc.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -203,6 +214,7 @@ def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Run the CLI; returns the exit code."""
+    _tolerant_streams()
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()
@@ -229,3 +241,17 @@ def main(
     except KeyboardInterrupt:
         err.write("elbo-check: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # the reader went away (`elbo-check list | head -1`): stop quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _tolerant_streams() -> None:
+    """Never crash on a terminal that cannot encode our unicode (``PYTHONIOENCODING=cp1252``)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")

@@ -13,15 +13,42 @@ elbo_check.errors.UsageError: derivation file not found: 'no/such/file.py'
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from elbo_check.derivation import Derivation
 from elbo_check.errors import DerivationError, UsageError
 
 __all__ = ["load_derivations"]
+
+
+@contextlib.contextmanager
+def user_output_to_stderr() -> Iterator[None]:
+    """Send whatever user code prints (``print``, ``sys.__stdout__``, fd 1) to standard error.
+
+    Our own output on standard output (JSON, say) must never be corrupted by a
+    module that prints on import.
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no fd 1 (embedded): the Python-level redirect still applies
+        saved = None
+    try:
+        if saved is not None:
+            os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def load_derivations(path: str | Path) -> list[Derivation]:
@@ -40,7 +67,8 @@ def load_derivations(path: str | Path) -> list[Derivation]:
     sys.dont_write_bytecode = True
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        with user_output_to_stderr():
+            spec.loader.exec_module(module)
     except DerivationError:
         raise
     except SystemExit as exc:

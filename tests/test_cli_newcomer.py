@@ -1,0 +1,123 @@
+"""A newcomer's rough edges, run the way a user hits them: the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "elbo_check", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def test_version_prints_the_version() -> None:
+    run = _cli("--version")
+    assert run.returncode == 0
+    assert run.stdout.startswith("elbo-check ")
+
+
+def test_list_into_a_closed_pipe_exits_quietly() -> None:
+    run = subprocess.run(
+        f"{sys.executable} -m elbo_check list | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.stdout.startswith("bayes")
+    assert "Traceback" not in run.stderr
+
+
+def test_a_terminal_without_unicode_does_not_crash_the_list() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "elbo_check", "list"],
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "cp1252"},
+    )
+    assert run.returncode == 0
+    assert b"Traceback" not in run.stderr
+    assert run.stdout.startswith(b"bayes")
+
+
+def test_output_to_a_directory_is_a_usage_error_in_one_line(tmp_path: Path) -> None:
+    run = _cli("prove", "bayes", "--output", str(tmp_path))
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1
+    assert "is a directory" in run.stderr
+
+
+def test_a_file_that_prints_on_import_does_not_corrupt_the_json(tmp_path: Path) -> None:
+    src = tmp_path / "mine.py"
+    src.write_text(
+        textwrap.dedent(
+            """
+            import os, sys
+            import sympy as sp
+            from elbo_check import Derivation
+            print("hello from the module")
+            sys.__stdout__.write("raw stdout\\n"); sys.__stdout__.flush()
+            os.write(1, b"fd one\\n")
+            s = sp.Symbol("s", positive=True)
+            d = Derivation("mine").start(sp.log(s**2)).equals(2 * sp.log(s), by="log rule")
+            """
+        )
+    )
+    run = _cli("prove", "--file", str(src), "--format", "json")
+    assert run.returncode == 0
+    doc = json.loads(run.stdout)
+    assert doc["summary"]["proved"] >= 1
+    assert "hello from the module" in run.stderr
+    assert "fd one" in run.stderr
+
+
+def test_plain_text_cited_for_an_inequality_is_undecided_with_the_reason(tmp_path: Path) -> None:
+    src = tmp_path / "ineq.py"
+    src.write_text(
+        textwrap.dedent(
+            """
+            import sympy as sp
+            from elbo_check import Derivation
+            s = sp.Symbol("s", positive=True)
+            d = Derivation("ineq").start(s**2 + 1).geq(2 * s, by="AM-GM, I think")
+            """
+        )
+    )
+    run = _cli("prove", "--file", str(src), "--format", "json")
+    assert run.returncode == 1
+    step = json.loads(run.stdout)["derivations"][0]["steps"][0]
+    assert step["verdict"] == "undecided"
+    assert "needs a cited inequality rule or lemma" in step["message"]
+
+
+@pytest.mark.parametrize("relation", ["geq", "leq"])
+def test_a_false_inequality_in_plain_text_is_still_refuted(tmp_path: Path, relation: str) -> None:
+    src = tmp_path / "bad.py"
+    lhs, rhs = ("s", "s**2 + 1") if relation == "geq" else ("s**2 + 1", "s")
+    src.write_text(
+        textwrap.dedent(
+            f"""
+            import sympy as sp
+            from elbo_check import Derivation
+            s = sp.Symbol("s", positive=True)
+            d = Derivation("bad").start({lhs}).{relation}({rhs}, by="surely")
+            """
+        )
+    )
+    run = _cli("prove", "--file", str(src), "--format", "json")
+    step = json.loads(run.stdout)["derivations"][0]["steps"][0]
+    assert step["verdict"] == "refuted"
+    assert "fails" in step["message"]
