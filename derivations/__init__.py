@@ -45,7 +45,11 @@ def get(slug: str) -> Derivation:
     """The derivation registered as ``slug``."""
     module = REGISTRY.get(slug)
     if module is None:
-        raise UsageError(f"unknown derivation {slug!r}; known: {', '.join(REGISTRY)}")
+        import difflib
+
+        close = difflib.get_close_matches(str(slug), list(REGISTRY), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"unknown derivation {slug!r}{hint} known: {', '.join(REGISTRY)}")
     derivation: Derivation = importlib.import_module(module).DERIVATION
     return derivation
 

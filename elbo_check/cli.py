@@ -110,13 +110,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def write_atomically(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace``: never half-written."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace``: never half-written.
+
+    A symlink is followed (its target is replaced), an existing file keeps its
+    mode, a new one gets the umask's, and a device or FIFO (``/dev/stdout``) is
+    written directly: renaming over it would replace the device itself.
+    """
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file() and not target.is_dir():
+        try:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise ElboCheckError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+        return
+    directory = target.parent
     if not directory.is_dir():
-        raise ElboCheckError(f"output directory does not exist: {str(directory)!r}")
+        raise ElboCheckError(f"output directory does not exist: {str(Path(path).parent)!r}")
     if target.is_dir():
-        raise ElboCheckError(f"cannot write {str(target)!r}: it is a directory")
+        raise ElboCheckError(f"cannot write {str(path)!r}: it is a directory")
+    mode = _mode_for(target)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     except OSError as exc:
@@ -124,13 +137,24 @@ def write_atomically(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise ElboCheckError(f"cannot write {str(target)!r}: {exc.strerror}") from None
+        raise ElboCheckError(f"cannot write {str(path)!r}: {exc.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    """An existing file's mode, or what the umask gives a new file."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _cmd_list(out: TextIO) -> int:

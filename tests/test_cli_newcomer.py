@@ -121,3 +121,33 @@ def test_a_false_inequality_in_plain_text_is_still_refuted(tmp_path: Path, relat
     step = json.loads(run.stdout)["derivations"][0]["steps"][0]
     assert step["verdict"] == "refuted"
     assert "fails" in step["message"]
+
+
+def test_output_keeps_an_existing_files_mode_and_follows_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "report.txt"
+    real.write_text("old")
+    real.chmod(0o644)
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    run = _cli("prove", "bayes", "--output", str(link))
+    assert run.returncode == 0
+    assert link.is_symlink()
+    assert "bayes" in real.read_text()
+    assert real.stat().st_mode & 0o777 == 0o644
+
+
+def test_output_to_a_fifo_is_written_directly_not_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    run = _cli("prove", "bayes", "--format", "json", "--output", str(fifo))
+    out, _ = reader.communicate(timeout=60)
+    assert run.returncode == 0
+    assert json.loads(out)["summary"]["proved"] == 3
+    assert not fifo.is_file()
+
+
+def test_a_misspelt_slug_gets_a_suggestion() -> None:
+    run = _cli("prove", "gaussian-kl-diagnoal")
+    assert run.returncode == 2
+    assert "did you mean 'gaussian-kl-diagonal'?" in run.stderr
