@@ -17,7 +17,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -130,6 +130,31 @@ def write_atomically(path: str | Path, text: str) -> None:
     if target.is_dir():
         raise ElboCheckError(f"cannot write {str(path)!r}: it is a directory")
     mode = _mode_for(target)
+    with _terminate_as_exception():
+        _replace(target, directory, text, mode, path)
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into an exception while writing, so the temporary file is removed."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _replace(target: Path, directory: Path, text: str, mode: int, path: str | Path) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     except OSError as exc:
