@@ -83,7 +83,8 @@ class KL(sp.Function):
         return f"KL({printer._print(f)} || {printer._print(g)})"
 
 
-_F, _G = sp.Wild("F"), sp.Wild("G")
+#: KL is defined between positive densities: the core enforces that on every match
+_F, _G = sp.Wild("F", positive=True), sp.Wild("G", positive=True)
 _V = sp.symbols("V1:4", cls=sp.Wild, real=True)
 
 

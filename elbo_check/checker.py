@@ -237,6 +237,8 @@ class Checker:
         lemma that rests on nothing but such definitions: a counterexample must
         be one for the step as written, never for an assumed rule.
         """
+        if not self.core.admissible(rule):
+            return False
         if rule.kind == "definition":
             return not definition_refusal(rule)
         if rule.kind != "lemma" or rule.derivation is None:

@@ -22,7 +22,17 @@ __all__ = [
 
 
 class ElboCheckError(Exception):
-    """Root of every error elbo-check raises on purpose."""
+    r"""Root of every error elbo-check raises on purpose.
+
+    Its message is always one line: newlines from user-supplied names are
+    shown escaped.
+
+    >>> print(ElboCheckError("a\nb"))
+    a\nb
+    """
+
+    def __str__(self) -> str:
+        return super().__str__().replace("\n", "\\n")
 
 
 class UsageError(ElboCheckError, ValueError):

@@ -394,6 +394,26 @@ def make_lemma(name: str, derivation: Derivation, chain: int, statement: str) ->
     return Rule(name, "lemma", statement, nonneg=lhs, origin=origin)
 
 
+def _as_lambda(old: object, new: object) -> object:
+    """A Python callable for a function class becomes a fixed sympy ``Lambda``.
+
+    It is called once, on fresh symbols; every later application is sympy
+    substitution, so a callable cannot answer differently later.
+    """
+    if not (isinstance(old, type) and callable(new)) or isinstance(new, (sp.Lambda, type)):
+        return new
+    for arity in (1, 2, 3, 4):
+        args = sp.symbols(f"_t1:{arity + 1}", cls=sp.Dummy)
+        try:
+            body = new(*args)
+        except TypeError:
+            continue
+        if not isinstance(body, sp.Expr):
+            raise DerivationError(f"the function for {old} must return a sympy expression, got {body!r}")
+        return sp.Lambda(args, body)
+    raise DerivationError(f"cannot call the function given for {old} with 1 to 4 arguments")
+
+
 def instantiate(rule: Rule, mapping: dict[object, object], name: str | None = None) -> Rule:
     """``rule`` with universally quantified symbols or functions replaced.
 
@@ -424,7 +444,7 @@ def instantiate(rule: Rule, mapping: dict[object, object], name: str | None = No
         raise DerivationError(f"rule {rule.name!r}: a change of variables cannot be instantiated")
     exprs = [e for pair in rule.patterns for e in pair]
     exprs += [rule.nonneg] if rule.nonneg is not None else []
-    pairs = tuple(mapping.items())
+    pairs = tuple((old, _as_lambda(old, new)) for old, new in mapping.items())
     for old, new in pairs:
         reason = instance_violation(old, new, exprs)
         if reason is not None:

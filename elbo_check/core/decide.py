@@ -42,7 +42,7 @@ from elbo_check.core.fragment import (
     short,
 )
 from elbo_check.core.integrals import Reducer, converges
-from elbo_check.core.lemmas import lemma_statement, substitute
+from elbo_check.core.lemmas import instance_violation, lemma_statement, substitute
 from elbo_check.core.terms import (
     alpha_normalize,
     bound_prefix,
@@ -53,9 +53,17 @@ from elbo_check.core.terms import (
 )
 from elbo_check.derivation import Derivation, Step
 from elbo_check.errors import DerivationError
-from elbo_check.rules import ChangeOfVariables, Rule
+from elbo_check.rules import ChangeOfVariables, LemmaOrigin, Rule
 
-__all__ = ["Core", "Decision", "definition_refusal", "differentiate", "hypotheses", "jacobian"]
+__all__ = [
+    "Core",
+    "Decision",
+    "definition_head",
+    "definition_refusal",
+    "differentiate",
+    "hypotheses",
+    "jacobian",
+]
 
 PASSES = 8
 EQUAL_INTEGRANDS = "equal integrands"
@@ -145,6 +153,7 @@ class Core:
         derivation.validate()
         check_names_and_assumptions(_all_expressions(derivation, set()))
         _check_rule_names(derivation, set(), {})
+        _check_definitions(derivation)
         self._prepared[id(derivation)] = derivation
 
     # -- one step -----------------------------------------------------------
@@ -253,7 +262,20 @@ class Core:
                 adm.covs.append((rule.name, rule.cov, jac))
         return adm
 
+    def admissible(self, rule: Rule, context: Derivation | None = None) -> bool:
+        """Would the core accept ``rule`` (cited in ``context``)?"""
+        try:
+            return not self._refusal(rule, context)
+        except Exception:  # anything odd about the rule: not admissible
+            return False
+
     def _refusal(self, rule: Rule, context: Derivation | None = None) -> str:
+        if type(rule) is not Rule:
+            return f"a {type(rule).__name__} is not a Rule (a subclass could change what the core reads)"
+        if rule.cov is not None and type(rule.cov) is not ChangeOfVariables:
+            return "its change of variables is not a ChangeOfVariables"
+        if rule.origin is not None and type(rule.origin) is not LemmaOrigin:
+            return "its origin is not a LemmaOrigin"
         if rule.kind == "side-condition" and (rule.patterns or rule.nonneg is not None or rule.cov):
             return "a side condition never rewrites"
         if rule.integrability and rule.kind != "side-condition":
@@ -302,7 +324,10 @@ class Core:
         if not self.derivation_proved(derivation):
             return f"lemma {derivation.name!r} is not proved"
         available = _rule_data(_cited(context)) if context is not None else []
-        for name, data in hypotheses(derivation, origin.mapping):
+        changed = hypotheses(derivation, origin.mapping)
+        if isinstance(changed, str):
+            return changed
+        for name, data in changed:
             if not any(_same_data(data, other) for other in available):
                 return (
                     f"instantiating lemma {derivation.name!r} changes its hypothesis {name!r}; "
@@ -329,31 +354,106 @@ def definition_refusal(rule: Rule) -> str:
     """A definition introduces a name: its head is a symbol or an uninterpreted function
     applied to pattern variables, absent from its meaning, with consistent assumptions."""
     for lhs, rhs in rule.patterns:
-        if isinstance(lhs, sp.Symbol) and not isinstance(lhs, sp.Wild):
-            head_ok = True
-            for key in ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer"):
-                if getattr(lhs, f"is_{key}") is not True:
-                    continue
-                holds = is_real_valued(rhs) if key == "real" else getattr(rhs, f"is_{key}") is True
-                if not holds:
-                    return f"the defined symbol {lhs} is declared {key}, but {_short(rhs)} is not provably {key}"
-        else:
-            args = list(lhs.args) if isinstance(lhs, sp.Function) else []
-            flat = [a for arg in args for a in (arg.args if isinstance(arg, sp.Tuple) else (arg,))]
-            head_ok = (
-                isinstance(lhs, sp.Function)
-                and (isinstance(lhs, AppliedUndef) or getattr(type(lhs), "opaque", False) is True)
-                and all(isinstance(a, sp.Wild) for a in flat)
-            )
-        if not head_ok:
-            return (
-                f"a definition must name a symbol or an uninterpreted function of pattern "
-                f"variables, not {lhs}"
-            )
-        head = lhs if isinstance(lhs, sp.Symbol) else lhs.func
-        if (rhs.has(head) if isinstance(head, sp.Symbol) else bool(rhs.atoms(head))):
-            return f"the definition of {lhs} is circular"
+        why = _head_refusal(lhs, rhs)
+        if why:
+            return why
     return ""
+
+
+def _head_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:
+    if isinstance(lhs, sp.Function) and not isinstance(lhs, sp.Wild):
+        # what the head is declared to be must hold of the meaning for every argument
+        dummies = {w: sp.Dummy(w.name, **_wild_keys(w)) for w in lhs.atoms(sp.Wild)}
+        meaning = rhs.xreplace(dummies)
+        for key in ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer"):
+            if getattr(type(lhs), f"is_{key}", None) is not True:
+                continue
+            holds = is_real_valued(meaning) if key == "real" else getattr(meaning, f"is_{key}") is True
+            if not holds:
+                return f"{type(lhs).__name__} is declared {key}, but {_short(rhs)} is not provably {key}"
+    return _head_shape_refusal(lhs, rhs)
+
+
+def _wild_keys(wild: sp.Wild) -> dict[str, bool]:
+    given = getattr(wild, "_assumptions_orig", {})
+    return {k: v for k, v in given.items() if k != "commutative" and isinstance(v, bool)}
+
+
+def definition_head(lhs: sp.Expr) -> object:
+    """What a definition defines: the symbol, or the function class."""
+    return lhs if isinstance(lhs, sp.Symbol) else type(lhs)
+
+
+def _head_shape_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:
+    if isinstance(lhs, sp.Symbol) and not isinstance(lhs, sp.Wild):
+        for key in ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer"):
+            if getattr(lhs, f"is_{key}") is not True:
+                continue
+            holds = is_real_valued(rhs) if key == "real" else getattr(rhs, f"is_{key}") is True
+            if not holds:
+                return f"the defined symbol {lhs} is declared {key}, but {_short(rhs)} is not provably {key}"
+        return f"the definition of {lhs} is circular" if rhs.has(lhs) else ""
+    args = list(lhs.args) if isinstance(lhs, sp.Function) else []
+    flat = [a for arg in args for a in (arg.args if isinstance(arg, sp.Tuple) else (arg,))]
+    head_ok = (
+        isinstance(lhs, sp.Function)
+        and (isinstance(lhs, AppliedUndef) or getattr(type(lhs), "opaque", False) is True)
+        and all(isinstance(a, sp.Wild) for a in flat)
+    )
+    if not head_ok:
+        return (
+            "a definition must name a symbol or an uninterpreted function of pattern "
+            f"variables, not {_short(lhs)}"
+        )
+    return f"the definition of {lhs.func} is circular" if rhs.atoms(lhs.func) else ""
+
+
+def _check_definitions(derivation: Derivation) -> None:
+    """One definition per name, and no name defined (even indirectly) through itself."""
+    meaning: dict[object, tuple[str, list[sp.Expr]]] = {}
+    for rule in _reachable_rules(derivation, set()):
+        if rule.kind != "definition":
+            continue
+        heads = {definition_head(lhs) for lhs, _ in rule.patterns}
+        for head in heads:
+            seen = meaning.get(head)
+            if seen is not None and seen[0] != rule.name:
+                raise DerivationError(
+                    f"{head} is defined twice, by {seen[0]!r} and {rule.name!r}: a definition "
+                    "introduces a new name once"
+                )
+            body = [rhs for lhs, rhs in rule.patterns if definition_head(lhs) == head]
+            meaning.setdefault(head, (rule.name, body))
+    # a cycle through the definitions would let a name mean two things
+    def uses(head: object) -> set[object]:
+        body = meaning[head][1]
+        return {
+            h
+            for h in meaning
+            if any(b.has(h) if isinstance(h, sp.Symbol) else bool(b.atoms(h)) for b in body)
+        }
+
+    for start in meaning:
+        stack, reached = list(uses(start)), set()
+        while stack:
+            head = stack.pop()
+            if head == start:
+                raise DerivationError(f"the definitions of {start} are circular")
+            if head not in reached:
+                reached.add(head)
+                stack.extend(uses(head))
+
+
+def _reachable_rules(derivation: Derivation, seen: set[int]) -> list[Rule]:
+    if id(derivation) in seen:
+        return []
+    seen.add(id(derivation))
+    out: list[Rule] = []
+    for rule in _cited(derivation):
+        out.append(rule)
+        if rule.kind == "lemma" and rule.origin is not None:
+            out += _reachable_rules(rule.origin.derivation, seen)
+    return out
 
 
 def _cited(derivation: Derivation | None) -> list[Rule]:
@@ -397,7 +497,7 @@ def _show_data(data: _RuleData) -> str:
     return "; ".join(parts)
 
 
-def hypotheses(derivation: Derivation, mapping: tuple) -> list[tuple[str, _RuleData]]:
+def hypotheses(derivation: Derivation, mapping: tuple) -> list[tuple[str, _RuleData]] | str:
     """The premises of ``derivation`` (transitively) that ``mapping`` changes.
 
     A lemma holds for every value of a symbol only where no axiom, definition
@@ -415,6 +515,11 @@ def hypotheses(derivation: Derivation, mapping: tuple) -> list[tuple[str, _RuleD
         return []
     out = []
     for name, data in _premises(derivation, frozenset()):
+        exprs = [e for pair in data[0] for e in pair] + ([data[1]] if data[1] is not None else [])
+        for old, new in mapping:
+            why = instance_violation(old, new, exprs)
+            if why is not None:
+                return f"in its premise {name!r}: {why}"
         moved = _substitute_data(data, mapping)
         if not _same_data(moved, data):
             out.append((name, moved))
@@ -463,7 +568,12 @@ def _check_rule_names(derivation: Derivation, seen: set[int], names: dict[str, _
 def _same(a: sp.Expr | None, b: sp.Expr | None) -> bool:
     if a is None or b is None:
         return a is b
-    return a == b or sp.expand(a - b) == 0
+    if a == b:
+        return True
+    try:
+        return bool(sp.expand(a - b) == 0)
+    except Exception:  # matrices, odd objects: not provably the same
+        return False
 
 
 def _equal(diff: sp.Expr, reducer: Reducer) -> Decision:

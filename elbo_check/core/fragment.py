@@ -51,6 +51,25 @@ ASSUMPTION_KEYS = ("real", "positive", "nonnegative", "negative", "nonpositive",
 
 _OPERATORS = (sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log, sp.Abs)
 _CONSTANTS = (sp.Integer, sp.Rational)
+#: the exact classes of the fragment (a subclass, even one claiming a sympy module, is refused)
+_EXACT = frozenset(
+    {
+        *_OPERATORS,
+        sp.Integral,
+        sp.Derivative,
+        sp.Symbol,
+        sp.Dummy,
+        sp.Wild,
+        sp.Tuple,
+        *(type(n) for n in (sp.Integer(5), sp.Integer(1), sp.Integer(0), sp.Integer(-1))),
+        *(type(n) for n in (sp.Rational(3, 4), sp.Rational(1, 2))),
+        *(type(n) for n in (sp.pi, sp.E, sp.oo, -sp.oo, sp.zoo, sp.nan)),
+    }
+)
+#: nodes refused with their own reason below, whatever their class
+_REFUSED_ANYWAY = (sp.Float,)
+#: the sympy classes every undefined-function application inherits: trusted by identity
+_TRUSTED_BASES = frozenset(type(sp.Function("f")(sp.Symbol("t"))).__mro__[1:])
 
 
 def fragment_violation(expr: sp.Basic, *, bound: frozenset[sp.Symbol] = frozenset()) -> str | None:
@@ -84,9 +103,9 @@ def _node_violation(node: sp.Basic, scope: frozenset[sp.Symbol]) -> str | None:
         why = _class_violation(type(node))
         if why is not None:
             return why
-    elif not (type(node).__module__ or "").startswith("sympy."):
-        # a user subclass of a sympy class could override __eq__, expansion, ...
-        return f"{type(node).__name__} is not a sympy class"
+    elif type(node) not in _EXACT and not isinstance(node, _REFUSED_ANYWAY):
+        # a subclass of a sympy class could override __eq__, expansion, ...
+        return f"{type(node).__name__} is not one of the fragment's sympy classes"
     if isinstance(node, sp.Float):
         return f"a Float ({node}) is not exact"
     if isinstance(node, _CONSTANTS) or node in (sp.pi, sp.E):
@@ -166,8 +185,8 @@ def _class_violation(cls: type) -> str | None:
     if getattr(cls, "is_real", None) is not True:
         return f"the function {cls.__name__} is not declared real-valued"
     for klass in cls.__mro__:
-        if klass is object or (klass.__module__ or "").startswith("sympy."):
-            continue  # sympy's own classes are trusted; every other class is audited
+        if klass in _TRUSTED_BASES:
+            continue  # sympy's own base classes, by identity; every other class is audited
         for name, value in vars(klass).items():
             fact = name.startswith("is_") and (value is None or isinstance(value, bool))
             if not fact and name not in _CLASS_ALLOWED:
@@ -226,7 +245,10 @@ def _declared(keys: dict[str, bool]) -> dict[str, bool]:
 
 def _closure(keys: dict[str, bool]) -> dict[str, bool]:
     """Every fact that follows from ``keys`` (sympy's own deduction)."""
-    return _declared(sp.Dummy("probe", **keys).assumptions0)
+    try:
+        return _declared(sp.Dummy("probe", **keys).assumptions0)
+    except Exception as exc:  # InconsistentAssumptions
+        raise DerivationError(f"inconsistent assumptions {sorted(keys)}: {exc}") from None
 
 
 def _check_symbol(sym: sp.Symbol) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sympy as sp
-from sympy.core.function import AppliedUndef
+from sympy.core.function import AppliedUndef, UndefinedFunction
 
 from elbo_check.core.fragment import ASSUMPTION_KEYS
 
@@ -68,8 +68,10 @@ def instance_violation(old: Any, new: Any, exprs: Sequence[sp.Expr]) -> str | No
         return _lacks(old, value)
     if not (isinstance(old, type) and issubclass(old, AppliedUndef)):
         return f"can only instantiate symbols or undefined functions, got {old!r}"
-    if not callable(new):
-        return f"{old} must be replaced by a function, got {new!r}"
+    if not isinstance(new, (sp.Lambda, UndefinedFunction)):
+        # a Python callable could answer differently on each call: only sympy's own
+        # Lambda (or another undefined function) is a fixed function
+        return f"{old} must be replaced by a sympy Lambda or function, got {new!r}"
     applications = {a for e in exprs for a in e.atoms(old)} or {old(sp.Dummy("t"))}
     for app in applications:
         try:
