@@ -1,0 +1,1195 @@
+"""Round-5 red team against the trusted core (issue 8), aimed at the round-4 fixes.
+
+Same harness as round 4 (``test_round4_redteam.py``): each attack is a tiny
+derivation whose expectation is the mathematically correct behaviour:
+
+* ``false``: the claim is false (or meaningless): it must not be ``proved``;
+* ``true``: the claim is true: it must not be ``refuted``;
+* ``proved``: a true claim inside the fragment: the core must still prove it;
+* ``check``: the attack returns ``True`` when the defence held.
+
+Refusing hostile input with a one-line DerivationError/UsageError is sound.
+Attacks that fail today are open holes; they are written to pass once fixed.
+Every attack keeps ``step_timeout`` at 5 s or less.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from elbo_check import CheckConfig, Checker, Derivation, check_derivation
+from elbo_check.errors import DerivationError, UsageError
+from elbo_check.rules import (
+    ChangeOfVariables,
+    Rule,
+    axiom,
+    change_of_variables,
+    definition,
+    inequality,
+    instantiate,
+    integrability,
+    side_condition,
+)
+
+CONFIG = CheckConfig(step_timeout=5)
+
+x, y = sp.symbols("x y", real=True)
+s, p = sp.symbols("s p", positive=True)
+t, u, z, w = sp.symbols("t u z w", real=True)
+tp = sp.Symbol("tp", positive=True)
+kp = sp.Symbol("kp", positive=True)
+n = sp.Symbol("n", integer=True)
+K = sp.Symbol("K", real=True)
+L = sp.Symbol("L", real=True)
+Kp = sp.Symbol("Kp", positive=True)
+q = sp.Function("q", positive=True)
+f_pos = sp.Function("f", positive=True)
+V = sp.Wild("v")
+W = sp.Wild("w", positive=True)
+R = sp.oo
+CUBE_ROOT_M1 = (-1) ** sp.Rational(1, 3)
+TRIVIAL = inequality("squares are non-negative", sp.Wild("v", real=True) ** 2, "v^2 >= 0")
+NONNEG_WILD = inequality("non-negative", sp.Wild("v", nonnegative=True), "v >= 0")
+ABSURD = axiom("absurd", sp.log(s), sp.Integer(0))
+INTEG = integrability("all expectations are finite")
+GAUSS = sp.Integral(sp.exp(-(z**2)), (z, -R, R))
+QZ = sp.Integral(q(z), (z, -R, R))
+#: exp(pi sqrt(163)) = 262537412640768744 - 7.4993e-13 (Ramanujan's constant)
+RAMANUJAN = sp.exp(sp.pi * sp.sqrt(163))
+RAMANUJAN_CEIL = 262537412640768744
+
+
+def verdict(d: Derivation, index: int = 0, checker: Checker | None = None) -> str:
+    return check_derivation(d, CONFIG, checker=checker).steps[index].verdict.value
+
+
+def verdicts(d: Derivation) -> list[str]:
+    return [r.verdict.value for r in check_derivation(d, CONFIG).steps]
+
+
+def all_proved(d: Derivation) -> bool:
+    return all(v == "proved" for v in verdicts(d))
+
+
+def eq(name: str, lhs, rhs, by="claim") -> Derivation:
+    return Derivation(name).start(lhs).equals(rhs, by=by)
+
+
+def ge(name: str, lhs, rhs, by=TRIVIAL) -> Derivation:
+    return Derivation(name).start(lhs).geq(rhs, by=by)
+
+
+def le(name: str, lhs, rhs, by=TRIVIAL) -> Derivation:
+    return Derivation(name).start(lhs).leq(rhs, by=by)
+
+
+def ledger(d: Derivation):
+    return check_derivation(d, CONFIG).ledger
+
+
+def raises_usage(thunk: Callable[[], object]) -> bool:
+    try:
+        thunk()
+    except (DerivationError, UsageError) as exc:
+        return "\n" not in str(exc)
+    return False
+
+
+def run_case(expect: str, thunk: Callable[[], object]) -> None:
+    got: object = None
+    try:
+        got = thunk()
+    except (DerivationError, UsageError) as exc:
+        refused = exc
+    else:
+        refused = None
+    if refused is not None:
+        assert expect != "proved", f"a true in-fragment claim raised {refused}"
+        assert "\n" not in str(refused), "a usage error must be one line"
+        return
+    if expect == "check":
+        assert got is True
+        return
+    if expect == "false":
+        assert got != "proved", "a false (or meaningless) claim was proved"
+    elif expect == "true":
+        assert got != "refuted", "a true claim was refuted"
+    elif expect == "proved":
+        assert got == "proved", f"a true in-fragment claim is {got}, not proved"
+    else:  # pragma: no cover
+        raise AssertionError(expect)
+
+
+def cases(table: list[tuple[str, str, Callable[[], object]]]):
+    return [pytest.param(expect, thunk, id=name) for name, expect, thunk in table]
+
+
+def not_all_proved(build: Callable[[], Derivation]) -> bool:
+    """A derivation whose conclusion is false must have at least one step not proved."""
+    try:
+        d = build()
+    except (DerivationError, UsageError) as exc:
+        return "\n" not in str(exc)
+    return not all_proved(d)
+
+
+# ---------------------------------------------------------------------------
+# A. Definitions (new code: definition_refusal)
+# ---------------------------------------------------------------------------
+def _two_named_definitions() -> Derivation:
+    """K := log s and K := s^2 under two different names: log s = s^2 is false."""
+    return (Derivation("two-named-defs").start(sp.log(s)).equals(K, by=definition("K-log", K, sp.log(s)))
+            .equals(s**2, by=definition("K-sq", K, s**2)))
+
+
+def _two_named_definitions_lemma() -> str:
+    return verdict(eq("use-two-named", sp.log(s), s**2, by=_two_named_definitions().as_lemma()))
+
+
+def _lemma_definition_vs_citer_definition() -> Derivation:
+    """The lemma defines K := log s, the citer K := s^2: s^2 = log s is false."""
+    lemma = eq("k-is-log", K, sp.log(s), by=definition("K-log", K, sp.log(s))).as_lemma()
+    return Derivation("k-is-square").start(s**2).equals(K, by=definition("K-sq", K, s**2)).equals(sp.log(s), by=lemma)
+
+
+def _mutual_definitions() -> Derivation:
+    """K := L + 1 and L := K: each is non-circular alone; together they give K = K + 1."""
+    return (Derivation("mutual-defs").start(K).equals(L + 1, by=definition("K", K, L + 1))
+            .equals(K + 1, by=definition("L", L, K)))
+
+
+def _function_head_sign() -> Derivation:
+    """f is declared positive; 'f(v) := -1' contradicts it: -1 >= 0 follows."""
+    return (Derivation("f-head-sign").start(sp.Integer(-1)).equals(f_pos(x), by=definition("f", f_pos(V), sp.Integer(-1)))
+            .geq(0, by=TRIVIAL))
+
+
+def _function_head_sign_lemma() -> str:
+    return verdict(ge("use-f-head", 0, 1, by=_function_head_sign().as_lemma()))
+
+
+def _real_head_log() -> Derivation:
+    g = sp.Function("g", real=True)
+    return Derivation("g-real-log").start(g(x)).equals(sp.log(x), by=definition("g", g(V), sp.log(V)))
+
+
+def _integer_head_half() -> Derivation:
+    kint = sp.Symbol("Kint", integer=True)
+    return Derivation("k-int-half").start(sp.Rational(1, 2)).equals(kint, by=definition("Kint", kint, sp.Rational(1, 2)))
+
+
+def _positive_head_ramanujan() -> Derivation:
+    gap = RAMANUJAN - RAMANUJAN_CEIL  # negative, about -7.5e-13
+    return Derivation("kp-ramanujan").start(gap).equals(Kp, by=definition("Kp", Kp, gap)).geq(0, by=TRIVIAL)
+
+
+def _positive_head_integral() -> Derivation:
+    return (Derivation("kp-integral").start(-sp.Rational(1, 2)).equals(Kp, by=definition("Kp", Kp, sp.Integral(kp, (kp, -1, 0))))
+            .geq(0, by=TRIVIAL))
+
+
+DEFINITIONS = [
+    ("two differently named definitions of K do not prove log s = s^2", "check",
+     lambda: not_all_proved(_two_named_definitions)),
+    ("a lemma from two differently named definitions of K does not prove log s = s^2", "false",
+     _two_named_definitions_lemma),
+    ("a definition inside a cited lemma and another in the citer do not prove s^2 = log s", "check",
+     lambda: not_all_proved(_lemma_definition_vs_citer_definition)),
+    ("mutually recursive definitions do not prove K = K + 1", "check", lambda: not_all_proved(_mutual_definitions)),
+    ("a function-head definition against the declared sign does not prove -1 >= 0", "check",
+     lambda: not_all_proved(_function_head_sign)),
+    ("a function-head definition against the declared sign does not prove 0 >= 1", "false", _function_head_sign_lemma),
+    ("a real function defined as log of a real argument is refused or not proved", "check",
+     lambda: not_all_proved(_real_head_log)),
+    ("an integer symbol defined as 1/2 is refused", "check", lambda: not_all_proved(_integer_head_half)),
+    ("a positive symbol defined as Ramanujan's negative gap is refused", "check",
+     lambda: not_all_proved(_positive_head_ramanujan)),
+    ("a positive symbol defined as a negative integral is refused", "check", lambda: not_all_proved(_positive_head_integral)),
+    ("a definition with a non-symbol head (K + 1) is refused", "false",
+     lambda: verdict(eq("d1", K + 1, sp.log(s), by=definition("K plus one", K + 1, sp.log(s))))),
+    ("a definition of log(w) is refused", "false",
+     lambda: verdict(eq("d2", sp.log(s), s, by=definition("log", sp.log(W), W)))),
+    ("a definition whose head applies the function to a symbol (not a pattern) is refused", "false",
+     lambda: verdict(eq("d3", f_pos(x), 2, by=definition("f at x", f_pos(x), sp.Integer(2))))),
+    ("a circular definition K := K + 1 is refused", "false",
+     lambda: verdict(eq("d4", K, K + 1, by=definition("K", K, K + 1)))),
+    ("a circular function definition f(v) := f(v) + 1 is refused", "false",
+     lambda: verdict(eq("d5", f_pos(x), f_pos(x) + 1, by=definition("f", f_pos(V), f_pos(V) + 1)))),
+    ("a nonzero symbol defined as 0 is refused", "check",
+     lambda: not_all_proved(lambda: Derivation("nz").start(sp.Integer(0)).equals(
+         sp.Symbol("Knz", nonzero=True), by=definition("Knz", sp.Symbol("Knz", nonzero=True), sp.Integer(0))))),
+    ("a consistent definition still proves K = log s", "proved",
+     lambda: verdict(eq("d6", K, sp.log(s), by=definition("K", K, sp.log(s))))),
+    ("a consistent function definition still proves f(s) = s + 1", "proved",
+     lambda: verdict(eq("d7", sp.Function("h", real=True)(x), x + 1,
+                        by=definition("h", sp.Function("h", real=True)(V), V + 1)))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(DEFINITIONS))
+def test_definitions_introduce_names_consistently(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# B. Hypothesis obligations of instantiated lemmas (new code: hypotheses)
+# ---------------------------------------------------------------------------
+def _nested_axiom_instance() -> str:
+    """A rests on the axiom log s = K; B cites A; B with s := 2s is no lemma: log 2s = K."""
+    inner = eq("ax-inner", sp.log(s), K, by=axiom("K is log s", sp.log(s), K)).as_lemma()
+    outer = eq("ax-outer", sp.log(s), K, by=inner).as_lemma()
+    return verdict(eq("use-outer", sp.log(2 * s), K, by=instantiate(outer, {s: 2 * s})))
+
+
+def _nested_normalised_density() -> str:
+    """'q integrates to 1', one lemma deep, is no fact about exp(-z^2): its integral is sqrt(pi)."""
+    inner = eq("q-norm-inner", QZ, 1, by=[integrability("finite"), axiom("q normalised", QZ, 1)]).as_lemma()
+    outer = eq("q-norm-outer", QZ, 1, by=[integrability("finite"), inner]).as_lemma()
+    return verdict(eq("use-q-outer", GAUSS, 1, by=instantiate(outer, {q: lambda v: sp.exp(-(v**2))})))
+
+
+def _nested_definition_instance() -> str:
+    inner = eq("def-inner", K, sp.log(s), by=definition("K-log", K, sp.log(s))).as_lemma()
+    outer = eq("def-outer", K, sp.log(s), by=inner).as_lemma()
+    return verdict(eq("use-def-outer", K, sp.log(2 * s), by=instantiate(outer, {s: 2 * s})))
+
+
+def _three_deep_instance() -> str:
+    rule = eq("deep-a0", sp.log(s), K, by=axiom("K is log s", sp.log(s), K)).as_lemma()
+    for i in range(1, 3):
+        rule = eq(f"deep-a{i}", sp.log(s), K, by=rule).as_lemma()
+    return verdict(eq("use-deep-a", sp.log(2 * s), K, by=instantiate(rule, {s: 2 * s})))
+
+
+def _discharged_instance() -> str:
+    lemma = eq("ax-s5", sp.log(s), K, by=axiom("K is log s", sp.log(s), K)).as_lemma()
+    return verdict(eq("use-ax-s5", sp.log(2 * s), K,
+                      by=[instantiate(lemma, {s: 2 * s}), axiom("K is log 2s", sp.log(2 * s), K)]))
+
+
+def _discharged_by_lemma() -> str:
+    """A hypothesis is discharged only by a cited axiom/definition/inequality, never by a lemma."""
+    lemma = eq("ax-s6", sp.log(s), K, by=axiom("K is log s", sp.log(s), K)).as_lemma()
+    inst = instantiate(lemma, {s: 2 * s})
+    return verdict(eq("use-ax-s6", sp.log(2 * s), K, by=[inst, inst]))
+
+
+def _discharged_elsewhere() -> str:
+    """The instance hypothesis cited by a *different* derivation does not count."""
+    lemma = eq("ax-s7", sp.log(s), K, by=axiom("K is log s", sp.log(s), K)).as_lemma()
+    inst = instantiate(lemma, {s: 2 * s})
+    checker = Checker(CONFIG)
+    check_derivation(eq("elsewhere", sp.log(2 * s), K, by=[inst, axiom("K is log 2s", sp.log(2 * s), K)]), checker=checker)
+    return verdict(eq("use-ax-s7", sp.log(2 * s), K, by=inst), checker=checker)
+
+
+def _inequality_hypothesis() -> str:
+    """A lemma resting on the inequality K - s >= 0 does not give K >= 2s."""
+    lemma = ge("k-ge-s", K, s, by=inequality("K above s", K - s, "K >= s")).as_lemma()
+    return verdict(ge("use-k-ge", K, 2 * s, by=instantiate(lemma, {s: 2 * s})))
+
+
+def _cov_hypothesis() -> str:
+    """A lemma proved with the shift z = u + s, cited as it is."""
+    lemma = eq("cov-h", GAUSS, sp.sqrt(sp.pi), by=change_of_variables("shift", z, u, u + s)).as_lemma()
+    return verdict(eq("use-cov-h", GAUSS, sp.sqrt(sp.pi), by=lemma))
+
+
+def _cov_hypothesis_instance() -> str:
+    """The same lemma with s := 2s is true (sqrt(pi)); without the shifted instance it is not proved, never refuted."""
+    lemma = eq("cov-h2", GAUSS, sp.sqrt(sp.pi), by=change_of_variables("shift", z, u, u + s)).as_lemma()
+    return verdict(eq("use-cov-h2", GAUSS, sp.sqrt(sp.pi), by=instantiate(lemma, {s: 2 * s})))
+
+
+def _stateful_hypothesis() -> str:
+    """A callable that answers q(v) only to the hypothesis check, exp(-v^2) elsewhere."""
+    lemma = eq("q-norm-st", QZ, 1, by=[integrability("finite"), axiom("q normalised", QZ, 1)]).as_lemma()
+
+    def sneaky(v):
+        names = {frame.function for frame in inspect.stack()[1:12]}
+        return q(v) if "hypotheses" in names else sp.exp(-(v**2))
+
+    try:
+        inst = instantiate(lemma, {q: sneaky})
+    except (DerivationError, UsageError):
+        return "undecided"
+    return verdict(eq("use-q-st", GAUSS, 1, by=inst))
+
+
+def _swap_mapping() -> str:
+    """{s: p, p: s} is applied in order: the instance is log p = K_s... never an unchecked swap."""
+    lemma = eq("ax-sp", sp.log(s) + sp.log(p), K, by=axiom("K is log sp", sp.log(s) + sp.log(p), K)).as_lemma()
+    try:
+        inst = instantiate(lemma, {s: 2 * p, p: s})
+    except (DerivationError, UsageError):
+        return "undecided"
+    return verdict(eq("use-sp", sp.log(2 * s) + sp.log(s), K, by=inst))
+
+
+def _nested_stateful_hypothesis() -> str:
+    """The lying callable one lemma down: B cites A{q := sneaky}; then B is cited as it is."""
+    inner = eq("q-norm-in-st", QZ, 1, by=[integrability("finite"), axiom("q normalised", QZ, 1)]).as_lemma()
+
+    def sneaky(v):
+        names = {frame.function for frame in inspect.stack()[1:14]}
+        return q(v) if names & {"hypotheses", "_premises"} else sp.exp(-(v**2))
+
+    try:
+        outer = eq("q-norm-out-st", GAUSS, 1, by=[integrability("finite"), instantiate(inner, {q: sneaky})]).as_lemma()
+    except (DerivationError, UsageError):
+        return "undecided"
+    return verdict(eq("use-q-out-st", GAUSS, 1, by=outer))
+
+
+def _nested_hypothesis_capture() -> str:
+    """K = s/2 rests (one lemma deep) on K = ∫_0^1 s tp dtp; s := tp moves it under the binder."""
+    inner = eq("cap-in", K, s / 2, by=axiom("K is half s", K, sp.Integral(s * tp, (tp, 0, 1)))).as_lemma()
+    outer = eq("cap-out", K, s / 2, by=inner).as_lemma()
+    try:
+        inst = instantiate(outer, {s: tp})
+    except (DerivationError, UsageError):
+        return "undecided"
+    return verdict(eq("cap-out-use", K, tp / 2, by=[inst, axiom("K is a third", K, sp.Integral(tp * tp, (tp, 0, 1)))]))
+
+
+HYPOTHESES = [
+    ("an axiom one lemma deep still constrains an instance: log 2s = K is not proved", "false", _nested_axiom_instance),
+    ("'q normalised' one lemma deep does not make the Gaussian integral 1", "false", _nested_normalised_density),
+    ("a definition one lemma deep still constrains an instance: K = log 2s is not proved", "false",
+     _nested_definition_instance),
+    ("an axiom three lemmas deep still constrains an instance", "false", _three_deep_instance),
+    ("a callable that lies only to the hypothesis check does not make the Gaussian integral 1", "false",
+     _stateful_hypothesis),
+    ("a callable lying to the premise check one lemma down does not make the Gaussian integral 1", "false",
+     _nested_stateful_hypothesis),
+    ("a lemma hypothesis one lemma deep is not instantiated under its own binder", "false", _nested_hypothesis_capture),
+    ("a lemma instance never discharges its own hypothesis", "false", _discharged_by_lemma),
+    ("a hypothesis discharged in another derivation does not count here", "false", _discharged_elsewhere),
+    ("an inequality hypothesis constrains an instance: K >= 2s is not proved", "false", _inequality_hypothesis),
+    ("an instance with the swapped mapping is not proved without its hypothesis", "false", _swap_mapping),
+    ("a lemma resting on a shift is still proved when cited as it is", "proved", _cov_hypothesis),
+    ("its instance with a moved shift is true: never refuted", "true", _cov_hypothesis_instance),
+    ("an instance whose hypothesis is cited is still proved", "proved", _discharged_instance),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(HYPOTHESES))
+def test_lemma_instances_carry_their_hypotheses(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 1. Wild pattern assumptions
+# ---------------------------------------------------------------------------
+RAMANUJAN_GAP = RAMANUJAN - RAMANUJAN_CEIL  # negative, about -7.5e-13
+V_NONINT = sp.Wild("v", real=True, integer=False)
+V_NONNEG_ONLY = sp.Wild("v", real=True, negative=False)
+
+WILD = [
+    ("a positive wild does not match Ramanujan's (negative) gap", "false",
+     lambda: verdict(eq("w1", sp.log(RAMANUJAN_GAP**2), 2 * sp.log(RAMANUJAN_GAP),
+                        by=axiom("lsq", sp.log(W**2), 2 * sp.log(W))))),
+    ("an integer wild does not prove (n/2)^2 >= n/2 for integer n", "false",
+     lambda: verdict(ge("w2", (n / 2) ** 2, n / 2, by=inequality(
+         "int", sp.Wild("m", integer=True) ** 2 - sp.Wild("m", integer=True), "m^2 >= m")))),
+    ("a nonnegative wild does not prove |x - 1| = x - 1", "false",
+     lambda: verdict(eq("w3", sp.Abs(x - 1), x - 1,
+                        by=axiom("abs nn", sp.Abs(sp.Wild("v", nonnegative=True)), sp.Wild("v", nonnegative=True))))),
+    ("a negative wild does not prove |x| = -x", "false",
+     lambda: verdict(eq("w4", sp.Abs(x), -x, by=axiom("abs neg", sp.Abs(sp.Wild("v", negative=True)), -sp.Wild("v", negative=True))))),
+    ("a positive wild does not match a variable integrated over [-1, 1]", "false",
+     lambda: verdict(eq("w5", sp.Integral(sp.Abs(t), (t, -1, 1)), 0,
+                        by=[axiom("abs pos", sp.Abs(W), W)]))),
+    ("a wild declared integer=False does not match an integer n", "false",
+     lambda: verdict(eq("w6", sp.log(n**2), 0, by=axiom("nonint", sp.log(V_NONINT**2), sp.Integer(0))))),
+    ("a wild declared negative=False does not prove x >= 0 for real x", "false",
+     lambda: verdict(ge("w7", x, 0, by=inequality("not negative", V_NONNEG_ONLY, "v >= 0 when not negative")))),
+    ("a positive wild does not match a defined symbol unfolded to -s", "false",
+     lambda: verdict(eq("w8", sp.log(K**2), 2 * sp.log(K),
+                        by=[definition("K", K, -s), axiom("lsq", sp.log(W**2), 2 * sp.log(W))]))),
+    ("a positive wild does not match the canonical variable of [0, 1] (only non-negative)", "false",
+     lambda: verdict(eq("w9", sp.Integral(sp.log(t**2), (t, 0, 1)), sp.Integral(2 * sp.log(t), (t, 0, 1)),
+                        by=axiom("lsq", sp.log(W**2), 2 * sp.log(W))))),
+    ("a nonzero wild does not prove x/x... log(x * v) split for real x", "false",
+     lambda: verdict(eq("w10", sp.log(-s * x), sp.log(-s) + sp.log(x),
+                        by=axiom("logmul", sp.log(sp.Wild("a", nonzero=True) * sp.Wild("b", nonzero=True)),
+                                 sp.log(sp.Wild("a", nonzero=True)) + sp.log(sp.Wild("b", nonzero=True)))))),
+    ("a positive wild still proves Ramanujan's constant above 1 by log w <= w - 1", "proved",
+     lambda: verdict(le("w11", sp.log(RAMANUJAN), RAMANUJAN - 1, by=inequality("log", W - 1 - sp.log(W), "log w <= w - 1")))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(WILD))
+def test_wild_assumptions_are_enforced_at_every_match(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 2. Caches and state
+# ---------------------------------------------------------------------------
+def _two(first: Derivation, second: Derivation) -> str:
+    checker = Checker(CONFIG)
+    check_derivation(first, checker=checker)
+    return verdict(second, checker=checker)
+
+
+def _shared_instance_order(discharge_first: bool) -> str:
+    lemma = eq("ax-share", sp.log(s), K, by=axiom("K is log s", sp.log(s), K)).as_lemma()
+    inst = instantiate(lemma, {s: 2 * s})
+    good = eq("share-good", sp.log(2 * s), K, by=[inst, axiom("K is log 2s", sp.log(2 * s), K)])
+    bad = eq("share-bad", sp.log(2 * s), K, by=inst)
+    return _two(good, bad) if discharge_first else _two(bad, good)
+
+
+def _name_clash_across_checks() -> bool:
+    """A lemma about a positive s, checked first, then cited where s is only real."""
+    lemma = eq("pos-s", sp.log(s**2), 2 * sp.log(s)).as_lemma()
+    checker = Checker(CONFIG)
+    check_derivation(lemma.derivation, checker=checker)
+    s_real = sp.Symbol("s", real=True)
+    return raises_usage(lambda: check_derivation(eq("real-s", sp.log(s_real**2), 2 * sp.log(s_real), by=lemma),
+                                                 checker=checker))
+
+
+def _rule_name_clash_across_checks() -> bool:
+    lemma = eq("absurd-a", sp.log(s), 0, by=axiom("A", sp.log(s), sp.Integer(0))).as_lemma()
+    checker = Checker(CONFIG)
+    check_derivation(lemma.derivation, checker=checker)
+    return raises_usage(lambda: check_derivation(eq("clash-a", sp.log(s), 0, by=[side_condition("A", "harmless"), lemma]),
+                                                 checker=checker))
+
+
+def _definition_then_numeric() -> str:
+    """A definition of f in one derivation is not unfolded by the numeric stage of the next."""
+    g = sp.Function("g", positive=True)
+    first = eq("g-def", g(x), x**2 + 1, by=definition("g", g(V), V**2 + 1))
+    second = eq("g-use", sp.log(g(x) ** 2), 2 * sp.log(g(x)), by="log of a positive function")
+    return _two(first, second)
+
+
+def _refused_then_clean() -> str:
+    """An instance refused once stays refused: nothing about it is cached as proved."""
+    lemma = eq("ax-rc", sp.log(s), K, by=axiom("K is log s", sp.log(s), K)).as_lemma()
+    inst = instantiate(lemma, {s: 2 * s})
+    checker = Checker(CONFIG)
+    check_derivation(eq("rc-1", sp.log(2 * s), K, by=inst), checker=checker)
+    check_derivation(eq("rc-2", sp.log(2 * s), K, by=[inst, axiom("K is log 2s", sp.log(2 * s), K)]), checker=checker)
+    return verdict(eq("rc-3", sp.log(2 * s), K, by=inst), checker=checker)
+
+
+CACHES = [
+    ("a discharged instance in one derivation does not carry to the next", "false", lambda: _shared_instance_order(True)),
+    ("an instance refused first, then discharged elsewhere, stays refused where it is not", "false", _refused_then_clean),
+    ("the discharged instance is proved even after an undischarged one", "proved", lambda: _shared_instance_order(False)),
+    ("a lemma's positive s checked first does not mix with a real s later", "check", _name_clash_across_checks),
+    ("a lemma's axiom checked first still clashes with a same-named rule later", "check", _rule_name_clash_across_checks),
+    ("a definition from an earlier derivation is not unfolded numerically later", "true", _definition_then_numeric),
+    ("two named definitions in one derivation do not leak into a later uncited step", "false",
+     lambda: _two(_two_named_definitions(), eq("after-defs", sp.log(s), s**2, by="nothing"))),
+    ("a spoofed class in one derivation does not leak into a later one", "false",
+     lambda: _two(eq("spoof-first", s, s), eq("spoof-later", sp.log(s), 0, by="nothing"))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(CACHES))
+def test_no_state_leaks_between_steps_or_derivations(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 3. Complex values
+# ---------------------------------------------------------------------------
+COMPLEX = [
+    ("log x^3 = 3 log x for real x is not proved", "false", lambda: verdict(eq("x1", sp.log(x**3), 3 * sp.log(x)))),
+    ("(x^3)^(1/3) = x for real x is not proved", "false",
+     lambda: verdict(eq("x2", (x**3) ** sp.Rational(1, 3), x))),
+    ("(x^6)^(1/3) = x^2 is true and not refuted", "true",
+     lambda: verdict(eq("x3", (x**6) ** sp.Rational(1, 3), x**2))),
+    ("sqrt(x y) >= 0 for real x, y is not proved", "false", lambda: verdict(ge("x4", sp.sqrt(x * y), 0))),
+    ("an integral up to sqrt(x) is not proved non-negative for real x", "false",
+     lambda: verdict(ge("x5", sp.Integral(t, (t, 0, sp.sqrt(x))), 0, by=NONNEG_WILD))),
+    ("an integral up to log(x) for real x is not a real integral", "false",
+     lambda: verdict(eq("x6", sp.Integral(1, (t, 0, sp.log(x))), 0))),
+    ("a real K defined as sqrt(x) does not prove x >= 0", "check",
+     lambda: not_all_proved(lambda: Derivation("x7").start(x).equals(K**2, by=definition("K", K, sp.sqrt(x)))
+                            .geq(0, by=TRIVIAL))),
+    ("a shift by sqrt(x) for real x is refused", "check",
+     lambda: raises_usage(lambda: change_of_variables("cplx", z, u, u + sp.sqrt(x)))),
+    ("a Gaussian with a complex centre is true and not refuted", "true",
+     lambda: verdict(eq("x8", sp.Integral(sp.exp(-(z - CUBE_ROOT_M1) ** 2), (z, -R, R)), sp.sqrt(sp.pi)))),
+    ("|(-1)^(1/3) + 1| = sqrt(3) is true and not refuted", "true",
+     lambda: verdict(eq("x9", sp.Abs(CUBE_ROOT_M1 + 1), sp.sqrt(3)))),
+    ("exp(c s) with complex c is not proved at least exp(c s) - 1", "false",
+     lambda: verdict(ge("x10", sp.exp(CUBE_ROOT_M1 * s), sp.exp(CUBE_ROOT_M1 * s) - 1,
+                        by=inequality("one", sp.Integer(1), "1 >= 0")))),
+    ("log(-s) - log(s) = 0 is not proved via a positive-wild log rule", "false",
+     lambda: verdict(eq("x11", sp.log(-s) - sp.log(s), 0, by=axiom("lsq", sp.log(W**2), 2 * sp.log(W))))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(COMPLEX))
+def test_complex_values_never_sneak_into_a_proof(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 4. Hidden lemma axioms: the ledger is complete and honest
+# ---------------------------------------------------------------------------
+ABSURD_SHOWS = "log(s) → 0"
+
+
+def _axiom_shown(d: Derivation, shows: str = ABSURD_SHOWS) -> bool:
+    return any(e.kind == "axiom" and e.shows == shows for e in ledger(d))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _LyingRule(Rule):
+    """A Rule subclass whose ledger line says something harmless."""
+
+    @property
+    def shows(self) -> str:  # type: ignore[override]
+        return "s → s"
+
+
+def _lying_rule() -> bool:
+    try:
+        rule = _LyingRule("harmless", "axiom", "s = s", lhs=sp.log(s), rhs=sp.Integer(0))
+        d = eq("lying", sp.log(s), 0, by=rule)
+        result = check_derivation(d, CONFIG)
+    except (DerivationError, UsageError) as exc:
+        return "\n" not in str(exc)
+    if result.steps[0].verdict.value != "proved":
+        return True
+    return any(ABSURD_SHOWS in e.shows for e in result.ledger)
+
+
+def _axiom_named_like_declaration() -> bool:
+    """A lemma's axiom named 'symbol t' must not vanish behind the citer's declaration of t."""
+    try:
+        lemma = eq("named-t", sp.log(s), 0, by=axiom("symbol t", sp.log(s), sp.Integer(0))).as_lemma()
+        d = eq("uses-t", sp.log(s) + t, t, by=lemma)
+        return _axiom_shown(d)
+    except (DerivationError, UsageError) as exc:
+        return "\n" not in str(exc)
+
+
+def _side_condition_hides_declaration() -> bool:
+    """A side condition named 'symbol s' must not replace the declaration 's is positive'."""
+    try:
+        d = eq("hide-s", sp.log(s**2), 2 * sp.log(s), by=side_condition("symbol s", "s is whatever"))
+        return any("positive" in e.statement for e in ledger(d))
+    except (DerivationError, UsageError) as exc:
+        return "\n" not in str(exc)
+
+
+def _lemma_named_like_its_axiom() -> bool:
+    try:
+        lemma = eq("self-named", sp.log(s), 0, by=axiom("A", sp.log(s), sp.Integer(0))).as_lemma(name="A")
+        return _axiom_shown(eq("self-named-use", sp.log(s), 0, by=lemma))
+    except (DerivationError, UsageError) as exc:
+        return "\n" not in str(exc)
+
+
+def _dummy_shares_a_name() -> bool:
+    """A Dummy named s next to the positive Symbol s: both declarations show (or it is refused)."""
+    try:
+        d = eq("dummy-s", sp.log(s**2) + sp.Dummy("s", real=True), 2 * sp.log(s) + sp.Dummy("s", real=True))
+        entries = [e for e in ledger(d) if e.kind == "assumption" and e.statement.startswith("s is")]
+    except (DerivationError, UsageError) as exc:
+        return "\n" not in str(exc)
+    return len(entries) >= 2
+
+
+def _nested_instance_ledger() -> bool:
+    lemma = eq("ax-led", sp.log(s), K, by=axiom("K is log s", sp.log(s), K)).as_lemma()
+    d = eq("led-use", sp.log(2 * s), K, by=[instantiate(lemma, {s: 2 * s}), axiom("K is log 2s", sp.log(2 * s), K)])
+    shows = {e.shows for e in ledger(d)}
+    return {"log(s) → K", "log(2*s) → K"} <= shows
+
+
+def _definition_via_lemma() -> bool:
+    lemma = eq("k-log-led", K, sp.log(s), by=definition("K-log", K, sp.log(s))).as_lemma()
+    return any(e.kind == "definition" and e.via for e in ledger(eq("k-log-use", K, sp.log(s), by=lemma)))
+
+
+def _function_and_symbol_same_name() -> bool:
+    fs = sp.Function("s", real=True)
+    d = eq("fn-sym", sp.log(s**2) + fs(x), 2 * sp.log(s) + fs(x))
+    names = {e.name for e in ledger(d)}
+    return {"symbol s", "function s"} <= names
+
+
+LEDGER = [
+    ("a Rule subclass cannot show a harmless line for an absurd schema", "check", _lying_rule),
+    ("a lemma's axiom named like a symbol declaration still shows", "check", _axiom_named_like_declaration),
+    ("a side condition named like a declaration does not hide 's is positive'", "check", _side_condition_hides_declaration),
+    ("a lemma named like its own axiom does not hide the axiom", "check", _lemma_named_like_its_axiom),
+    ("a Dummy sharing a symbol's name does not hide the symbol's declaration", "check", _dummy_shares_a_name),
+    ("an instance and its cited hypothesis both show", "check", _nested_instance_ledger),
+    ("a definition reached through a lemma shows, marked with the lemma", "check", _definition_via_lemma),
+    ("a function and a symbol named alike both show", "check", _function_and_symbol_same_name),
+    ("the absurd lemma (so the checks above mean something) is proved", "proved",
+     lambda: verdict(eq("led-absurd", sp.log(s), 0, by=eq("led-absurd-l", sp.log(s), 0, by=ABSURD).as_lemma()))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(LEDGER))
+def test_ledger_lists_every_axiom_and_declaration(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 5. Mutation
+# ---------------------------------------------------------------------------
+class _Flip:
+    """A callable whose answer can be changed after instantiate."""
+
+    def __init__(self) -> None:
+        self.honest = True
+
+    def __call__(self, v):
+        return sp.exp(-(v**2)) if self.honest else q(v)
+
+
+def _flip_after_instantiate() -> str:
+    lemma = eq("q-norm-flip", QZ, 1, by=[integrability("finite"), axiom("q normalised", QZ, 1)]).as_lemma()
+    flip = _Flip()
+    inst = instantiate(lemma, {q: flip})
+    flip.honest = False
+    return verdict(eq("use-flip", GAUSS, 1, by=inst))
+
+
+def _mapping_dict_mutated() -> str:
+    lemma = eq("ax-mm", sp.log(s), K, by=axiom("K is log s", sp.log(s), K)).as_lemma()
+    mapping = {s: 2 * s}
+    inst = instantiate(lemma, mapping)
+    mapping[s] = s
+    return verdict(eq("use-mm", sp.log(2 * s), K, by=inst))
+
+
+def _more_list_mutated() -> str:
+    more = [(K, s**2)]
+    rule = definition("K", K, sp.log(s), more=tuple(more))
+    more.append((K, sp.Integer(0)))
+    return verdict(eq("more-mut", K, 0, by=rule))
+
+
+def _replaced_step() -> str:
+    d = eq("rep-step", sp.log(s), 0, by="oops")
+    fake = dataclasses.replace(d.steps[0], rhs=sp.log(s))
+    try:
+        return Checker(CONFIG).check_step(fake, d).verdict.value
+    except (DerivationError, UsageError):
+        return "undecided"
+
+
+def _replaced_cov() -> str:
+    good = change_of_variables("shift", z, u, u + 1)
+    bad = dataclasses.replace(good, cov=ChangeOfVariables((z,), (u,), (u + 2 * CUBE_ROOT_M1,)))
+    return verdict(eq("rep-cov", sp.Integral(1 / (1 + z**2), (z, -R, R)), 0, by=bad))
+
+
+def _forged_mapping() -> str:
+    """A lemma origin given another mapping by dataclasses.replace keeps the token; the core re-checks it."""
+    lemma = eq("lsq-forge", sp.log(s**2), 2 * sp.log(s)).as_lemma()
+    origin = dataclasses.replace(lemma.origin, mapping=((s, x),))
+    forged = dataclasses.replace(lemma, origin=origin, lhs=sp.log(x**2), rhs=2 * sp.log(x))
+    return verdict(eq("use-forge", sp.log(x**2), 2 * sp.log(x), by=forged))
+
+
+def _forged_origin_derivation() -> str:
+    lemma = eq("lsq-forge2", sp.log(s**2), 2 * sp.log(s)).as_lemma()
+    other = eq("absurd-forge2", sp.log(s), 0, by="oops")
+    origin = dataclasses.replace(lemma.origin, derivation=other)
+    forged = dataclasses.replace(lemma, origin=origin, lhs=sp.log(s), rhs=sp.Integer(0))
+    return verdict(eq("use-forge2", sp.log(s), 0, by=forged))
+
+
+def _lemma_kind_to_definition() -> str:
+    lemma = eq("kind-swap", sp.log(s**2), 2 * sp.log(s)).as_lemma()
+    swapped = dataclasses.replace(lemma, kind="definition", lhs=sp.log(s), rhs=sp.Integer(0), origin=None)
+    return verdict(eq("use-kind-swap", sp.log(s), 0, by=swapped))
+
+
+MUTATION = [
+    ("a callable flipped after instantiate does not make the Gaussian integral 1", "false", _flip_after_instantiate),
+    ("a mapping dict mutated after instantiating a lemma changes nothing", "false", _mapping_dict_mutated),
+    ("a list passed as more= and mutated later changes nothing", "false", _more_list_mutated),
+    ("a step copied with a new right side is not part of the derivation", "false", _replaced_step),
+    ("a change of variables replaced by a complex map is refused by the core", "false", _replaced_cov),
+    ("a lemma origin given a forged mapping does not prove log x^2 = 2 log x", "false", _forged_mapping),
+    ("a lemma origin pointed at another derivation does not prove log s = 0", "false", _forged_origin_derivation),
+    ("a lemma turned into a definition of log(s) is refused", "false", _lemma_kind_to_definition),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(MUTATION))
+def test_mutation_never_proves_more(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 6. Bound variables of binders
+# ---------------------------------------------------------------------------
+DUMMY_T = sp.Dummy("t", real=True)
+
+BINDERS = [
+    ("a positive symbol integrated over [-2, -1] does not split its log", "false",
+     lambda: verdict(eq("b1", sp.Integral(sp.log(kp**2) - 2 * sp.log(kp), (kp, -2, -1)), 0))),
+    ("the integral of t over [0, 1] then y over [0, t] (t free) is not 1/4", "false",
+     lambda: verdict(eq("b2", sp.Integral(t, (t, 0, 1), (y, 0, t)), sp.Rational(1, 4)))),
+    ("the integral of t over [0, 1] then y over [0, t] (t free) is t/2", "proved",
+     lambda: verdict(eq("b3", sp.Integral(t, (t, 0, 1), (y, 0, t)), t / 2))),
+    ("an inner limit naming the outer variable: 1/6", "proved",
+     lambda: verdict(eq("b4", sp.Integral(sp.Integral(t, (t, 0, y)), (y, 0, 1)), sp.Rational(1, 6)))),
+    ("the derivative in t of an integral that binds t is not y", "false",
+     lambda: verdict(eq("b5", sp.Derivative(sp.Integral(t * y, (t, 0, 1)), t), y))),
+    ("a reversed range of a negative integrand is still proved non-negative by its value", "true",
+     lambda: verdict(ge("b6", sp.Integral(-(t**2), (t, 0, -1)), 0, by=NONNEG_WILD))),
+    ("an inner range [y, 1] with y on [0, 3] is not ordered: the integral is -3/2", "false",
+     lambda: verdict(ge("b7", sp.Integral(sp.Integral(1, (t, y, 1)), (y, 0, 3)), 0, by=NONNEG_WILD))),
+    ("the derivative variable of a lemma cannot take a value holding itself", "check",
+     lambda: raises_usage(lambda: instantiate(eq("d-ax2", sp.Derivative(w * x, x), w).as_lemma(), {w: x**2}))),
+    ("a Dummy integration variable with a free namesake in the limit", "proved",
+     lambda: verdict(eq("b8", sp.Integral(DUMMY_T, (DUMMY_T, 0, t)), t**2 / 2))),
+    ("a derivative under an integral integrates to 1: true, not refuted", "true",
+     lambda: verdict(eq("b9", sp.Integral(sp.Derivative(t**2, t), (t, 0, 1)), 1))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(BINDERS))
+def test_bound_variables_get_their_sign_only_from_their_range(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 7. Series, special functions, Float, numeric signs
+# ---------------------------------------------------------------------------
+Z0 = sp.sqrt(2 + sp.sqrt(3)) - (sp.sqrt(6) + sp.sqrt(2)) / 2  # exactly 0
+
+SPECIAL = [
+    ("a definition whose meaning is a Float does not prove K = 1/10", "false",
+     lambda: verdict(eq("f1", K, sp.Rational(1, 10), by=definition("K", K, sp.Float("0.1"))))),
+    ("a Float integral limit is out of the fragment", "false",
+     lambda: verdict(eq("f2", sp.Integral(1, (t, 0, sp.Float("0.5"))), sp.Rational(1, 2)))),
+    ("a Float shift is refused", "check", lambda: raises_usage(lambda: change_of_variables("fl", z, u, u + sp.Float("0.5")))),
+    ("EulerGamma is out of the fragment", "false", lambda: verdict(ge("f3", sp.EulerGamma, sp.Rational(3, 5)))),
+    ("UnevaluatedExpr is out of the fragment", "false",
+     lambda: verdict(eq("f4", sp.UnevaluatedExpr(s) - s, 1))),
+    ("a Sum brought in by a definition is out of the fragment", "false",
+     lambda: verdict(eq("f5", K, 0, by=definition("K", K, sp.Sum(1 / sp.Symbol("j", integer=True, positive=True) ** 2,
+                                                                  (sp.Symbol("j", integer=True, positive=True), 1, R)))))),
+    ("Ramanujan's constant is not proved at least its ceiling", "false",
+     lambda: verdict(ge("f6", RAMANUJAN, RAMANUJAN_CEIL, by=NONNEG_WILD))),
+    ("Ramanujan's constant is (truly) at most its ceiling: not refuted", "true",
+     lambda: verdict(le("f7", RAMANUJAN, RAMANUJAN_CEIL, by=NONNEG_WILD))),
+    ("an exact zero minus 10^-60 is not proved non-negative", "false",
+     lambda: verdict(ge("f8", Z0 - sp.Rational(1, 10**60), 0, by=NONNEG_WILD))),
+    ("an exact zero plus 10^-60 is not proved non-positive", "false",
+     lambda: verdict(le("f9", Z0 + sp.Rational(1, 10**60), 0, by=NONNEG_WILD))),
+    ("a polygamma identity is out of the fragment", "false",
+     lambda: verdict(eq("f10", sp.polygamma(0, 1), -sp.Rational(1, 2)))),
+    ("a Piecewise brought in by a wild match is out of the fragment", "false",
+     lambda: verdict(eq("f11", K, 1, by=definition("K", K, sp.Piecewise((1, x > 0), (0, True)))))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(SPECIAL))
+def test_outside_the_fragment_is_at_best_corroborated(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 8. Hand-built rules and classes
+# ---------------------------------------------------------------------------
+class _SpoofAdd(sp.Add):
+    """An Add subclass that claims to live in sympy and expands to 0."""
+
+    __module__ = "sympy.core.add"
+
+    def _eval_expand_mul(self, **hints):
+        return sp.Integer(0)
+
+
+class _SpoofSymbol(sp.Symbol):
+    __module__ = "sympy.core.symbol"
+
+    def _eval_expand_mul(self, **hints):
+        return sp.Integer(0)
+
+
+class _SpoofLog(sp.log):
+    __module__ = "sympy.functions.elementary.exponential"
+
+    def _eval_expand_log(self, **hints):
+        return sp.Integer(0)
+
+
+class _SpoofMixin:
+    __module__ = "sympy.core.function"
+
+    def _eval_expand_mul(self, **hints):
+        return sp.Integer(7)
+
+
+class _OpaqueSpoofMixin(sp.Function, _SpoofMixin):
+    opaque = True
+    is_real = True
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _TwoFacedRule(Rule):
+    """Rewrites for the core, nothing for anyone else."""
+
+    @property
+    def patterns(self):  # type: ignore[override]
+        if sys._getframe(1).f_code.co_name in ("admit", "_refusal"):
+            return ((sp.log(s), sp.Integer(0)),)
+        return ()
+
+
+def _two_faced() -> str:
+    try:
+        rule = _TwoFacedRule("tf", "side-condition", "nothing")
+        return verdict(eq("two-faced", sp.log(s), 0, by=rule))
+    except (DerivationError, UsageError):
+        return "undecided"
+
+
+HANDMADE = [
+    ("an Add subclass claiming sympy's module does not prove s + 1 = 0", "false", lambda: verdict(eq("h1", _SpoofAdd(s, 1), 0))),
+    ("a Symbol subclass claiming sympy's module does not prove zz = 0", "false",
+     lambda: verdict(eq("h2", _SpoofSymbol("zz", positive=True), 0))),
+    ("a log subclass claiming sympy's module does not prove log s = 0", "false", lambda: verdict(eq("h3", _SpoofLog(s), 0))),
+    ("an opaque class with a mixin claiming sympy's module does not prove O(x) = 7", "false",
+     lambda: verdict(eq("h4", _OpaqueSpoofMixin(x), 7))),
+    ("an undefined function given __module__ and an expand hook does not expand to 0", "false",
+     lambda: verdict(eq("h5", sp.Function("hk5", real=True, __module__="sympy.core.function",
+                                          _eval_expand_mul=lambda self, **h: sp.Integer(0))(x), 0))),
+    ("a Rule subclass with two-faced patterns does not prove log s = 0", "false", _two_faced),
+    ("a hand-built definition with an Integral head is refused", "false",
+     lambda: verdict(eq("h6", sp.Integral(t, (t, 0, 1)), 1, by=Rule("int def", "definition", "x",
+                                                                      lhs=sp.Integral(t, (t, 0, 1)), rhs=sp.Integer(1))))),
+    ("a hand-built definition whose extra schema has a non-symbol head is refused", "false",
+     lambda: verdict(eq("h7", 2 * K, 1, by=Rule("K2", "definition", "x", lhs=K, rhs=sp.log(s),
+                                                  extra=((2 * K, sp.Integer(1)),))))),
+    ("a hand-built inequality-kind rule with a schema shows it in the ledger", "check",
+     lambda: any("log(s) → 0" in e.shows for e in ledger(eq("h8", sp.log(s), 0, by=Rule(
+         "ineq schema", "inequality", "harmless", lhs=sp.log(s), rhs=sp.Integer(0)))))),
+    ("a definition of an opaque function applied to a symbol is refused", "false",
+     lambda: verdict(eq("h9", _OpaqueFn(x), 2, by=definition("O at x", _OpaqueFn(x), sp.Integer(2))))),
+]
+
+
+class _OpaqueFn(sp.Function):
+    opaque = True
+    is_real = True
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(HANDMADE))
+def test_hand_built_rules_and_classes_cannot_forge_a_proof(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 9. Convergence and integrability
+# ---------------------------------------------------------------------------
+g_real = sp.Function("g", real=True)
+
+CONVERGENCE = [
+    ("a Gaussian of scale x^2 (zero at x = 0) is not evaluated", "false",
+     lambda: verdict(eq("cv1", sp.Integral(sp.exp(-(x**2) * z**2), (z, -R, R)), sp.sqrt(sp.pi) / sp.Abs(x)))),
+    ("exp(-z^2 + z^3) diverges and is not sqrt(pi)", "false",
+     lambda: verdict(eq("cv2", sp.Integral(sp.exp(-(z**2) + z**3), (z, -R, R)), sp.sqrt(sp.pi)))),
+    ("the quartic integral 2 Gamma(5/4) is true: not refuted", "true",
+     lambda: verdict(eq("cv3", sp.Integral(sp.exp(-(z**4)), (z, -R, R)), 2 * sp.gamma(sp.Rational(5, 4))))),
+    ("an odd degree-9 moment is 0: true, not refuted", "true",
+     lambda: verdict(eq("cv4", sp.Integral(z**9 * sp.exp(-(z**2)), (z, -R, R)), 0))),
+    ("the half-line Gaussian is sqrt(pi)/2: true, not refuted", "true",
+     lambda: verdict(eq("cv5", sp.Integral(sp.exp(-(z**2)), (z, 0, R)), sp.sqrt(sp.pi) / 2))),
+    ("the integral of log t on [0, 1] is -1: true, not refuted", "true",
+     lambda: verdict(eq("cv6", sp.Integral(sp.log(tp), (tp, 0, 1)), -1))),
+    ("integrability does not cover q(2z)", "false",
+     lambda: verdict(eq("cv7", sp.Integral(q(2 * z) * (1 + z), (z, -R, R)),
+                        sp.Integral(q(2 * z), (z, -R, R)) + sp.Integral(q(2 * z) * z, (z, -R, R)), by=INTEG))),
+    ("integrability does not cover q(-z)", "false",
+     lambda: verdict(eq("cv8", sp.Integral(q(-z) * (1 + z), (z, -R, R)),
+                        sp.Integral(q(-z), (z, -R, R)) + sp.Integral(q(-z) * z, (z, -R, R)), by=INTEG))),
+    ("integrability does not cover an opaque function", "false",
+     lambda: verdict(eq("cv9", sp.Integral(_OpaqueFn(z) * (1 + z), (z, -R, R)),
+                        sp.Integral(_OpaqueFn(z), (z, -R, R)) + sp.Integral(_OpaqueFn(z) * z, (z, -R, R)), by=INTEG))),
+    ("a 'density' defined as 1 does not split a divergent integral", "false",
+     lambda: verdict(eq("cv10", sp.Integral(g_real(z) * (1 + z), (z, -R, R)),
+                        sp.Integral(g_real(z), (z, -R, R)) + sp.Integral(g_real(z) * z, (z, -R, R)),
+                        by=[INTEG, definition("g", g_real(V), sp.Integer(1))]))),
+    ("a rotation of a 2-d Gaussian is still proved", "proved",
+     lambda: verdict(eq("cv11", sp.Integral(sp.exp(-(z**2) - w**2), (z, -R, R), (w, -R, R)), sp.pi,
+                        by=change_of_variables("rot", (z, w), (u, t), (u + t, u - t))))),
+    ("a nested shift by the outer variable is still proved", "proved",
+     lambda: verdict(eq("cv12", sp.Integral(sp.Integral(sp.exp(-(z**2) - w**2), (z, -R, R)), (w, -R, R)), sp.pi,
+                        by=change_of_variables("shift by w", z, u, u + w)))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(CONVERGENCE))
+def test_only_provably_convergent_integrals_are_moved(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 10. False refutation
+# ---------------------------------------------------------------------------
+def _refused_instance_unfolded() -> str:
+    """K := log s in the citer; the step K = log s is true.  A refused lemma instance
+    (K -> log 2s, its hypothesis not cited) must not be unfolded by the numeric stage."""
+    lemma = eq("k-log-ri", K, sp.log(s), by=definition("K-log", K, sp.log(s))).as_lemma()
+    inst = instantiate(lemma, {s: 2 * s})
+    return verdict(eq("ri", K, sp.log(s), by=[inst, definition("K-log", K, sp.log(s))]))
+
+
+REFUTE = [
+    ("log f^2 = 2 log f for a positive f is not refuted by an inconsistent function definition", "true",
+     lambda: verdict(eq("r1", sp.log(f_pos(x) ** 2), 2 * sp.log(f_pos(x)), by=definition("f", f_pos(V), V - 10)))),
+    ("f >= 0 for a positive f is not refuted by an inconsistent function definition", "true",
+     lambda: verdict(ge("r2", f_pos(x), 0, by=[TRIVIAL, definition("f", f_pos(V), V - 10)]))),
+    ("a true step is not refuted by unfolding a refused lemma instance", "true", _refused_instance_unfolded),
+    ("a true step is not refuted by a lemma resting on a refused definition", "true",
+     lambda: verdict(eq("r3", sp.log(Kp**2), 2 * sp.log(Kp),
+                        by=eq("kp-x", Kp, x, by=definition("Kp", Kp, x)).as_lemma()))),
+    ("a true step citing a lemma that rests on an axiom is not refuted", "true",
+     lambda: verdict(eq("r4", sp.log(s**2), 2 * sp.log(s), by=eq("r4-l", sp.log(s), 0, by=ABSURD).as_lemma()))),
+    ("10 K = 1 with K := 1/10 is proved", "proved",
+     lambda: verdict(eq("r5", 10 * K, 1, by=definition("K", K, sp.Rational(1, 10))))),
+    ("an exact huge identity is not refuted", "true",
+     lambda: verdict(eq("r6", (1 + sp.Rational(1, 10**60)) - 1, sp.Rational(1, 10**60)))),
+    ("sqrt(s^2 + 10^-80) >= s is not refuted", "true",
+     lambda: verdict(ge("r7", sp.sqrt(s**2 + sp.Rational(1, 10**80)), s, by=NONNEG_WILD))),
+    ("a discharged instance of a definition lemma is not refuted", "true",
+     lambda: verdict(eq("r8", K, sp.log(2 * s), by=[
+         instantiate(eq("k-log-r8", K, sp.log(s), by=definition("K-log", K, sp.log(s))).as_lemma(), {s: 2 * s}),
+         definition("K-log2", K, sp.log(2 * s))]))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(REFUTE))
+def test_true_steps_are_never_refuted(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 11. Crashes
+# ---------------------------------------------------------------------------
+def _no_crash(build: Callable[[], Derivation]) -> bool:
+    try:
+        check_derivation(build(), CONFIG).to_dict()
+    except (DerivationError, UsageError) as exc:
+        return "\n" not in str(exc)
+    return True  # any other exception fails the test by propagating
+
+
+def _matrix_same_name() -> Derivation:
+    m = sp.MatrixSymbol("M", 2, 2)
+    return (Derivation("matrix-names").start(s).equals(s, by=axiom("A", sp.log(s), sp.Integer(0)))
+            .equals(s, by=axiom("A", m, sp.ZeroMatrix(2, 2))))
+
+
+def _inconsistent_function() -> Derivation:
+    fi = sp.Function("fi", positive=True, negative=True)
+    return eq("incons-fn", fi(x), fi(x))
+
+
+def _newline_function() -> Derivation:
+    return eq("nl-fn", sp.Function("a\nb", even=True)(x), 0)
+
+
+def _newline_map() -> object:
+    return change_of_variables("nl-map", z, u, u + sp.Symbol("p\nq"))
+
+
+def _matrix_in_hypothesis() -> Derivation:
+    lemma = eq("mat-h", sp.log(s), K, by=axiom("K is log s", sp.log(s), K)).as_lemma()
+    m = sp.MatrixSymbol("M", 2, 2)
+    return eq("mat-h-use", sp.log(2 * s), K, by=[instantiate(lemma, {s: 2 * s}), axiom("matrix", m, sp.ZeroMatrix(2, 2))])
+
+
+def _long_lemma_chain() -> Derivation:
+    rule = eq("long-0", sp.log(s**2), 2 * sp.log(s)).as_lemma()
+    for i in range(1, 120):
+        rule = eq(f"long-{i}", sp.log(s**2), 2 * sp.log(s), by=[rule]).as_lemma()
+    return eq("long-use", sp.log(s**2), 2 * sp.log(s), by=instantiate(rule, {s: 2 * s}))
+
+
+CRASHES = [
+    ("two same-named rules, one over matrices, give a usage error, not a TypeError", "check",
+     lambda: _no_crash(_matrix_same_name)),
+    ("a function declared positive and negative gives a usage error, not InconsistentAssumptions", "check",
+     lambda: _no_crash(_inconsistent_function)),
+    ("an unsupported key on a function named with a newline gives a one-line error", "check",
+     lambda: _no_crash(_newline_function)),
+    ("a refused map holding a symbol named with a newline gives a one-line error", "check",
+     lambda: raises_usage(_newline_map)),
+    ("a matrix axiom next to an instance hypothesis does not crash", "check", lambda: _no_crash(_matrix_in_hypothesis)),
+    ("a derivative of order 10^6 does not crash", "check", lambda: _no_crash(lambda: eq("k1", sp.Derivative(x**3, (x, 10**6)), 0))),
+    ("a derivative of symbolic order does not crash", "check",
+     lambda: _no_crash(lambda: eq("k2", sp.Derivative(x**3, (x, sp.Symbol("m", integer=True, positive=True))), 0))),
+    ("an instance callable returning a matrix is a usage error", "check",
+     lambda: raises_usage(lambda: instantiate(eq("k3-l", QZ, QZ).as_lemma(), {q: lambda v: sp.Matrix([v])}))),
+    ("a 120-deep lemma chain instantiated does not crash", "check", lambda: _no_crash(_long_lemma_chain)),
+    ("a definition of an opaque function of a Tuple does not crash", "check",
+     lambda: _no_crash(lambda: eq("k4", _OpaqueFn(sp.Tuple(x, y)), x,
+                                  by=definition("O tuple", _OpaqueFn(sp.Tuple(V, sp.Wild("b"))), V)))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(CRASHES))
+def test_nothing_crashes_with_a_traceback(expect, thunk):
+    run_case(expect, thunk)
+
+
+CLI = [sys.executable, "-m", "elbo_check", "prove", "--format", "json", "--step-timeout", "5"]
+
+HOSTILE_FILES = {
+    "matrix rule sharing a name": """
+        import sympy as sp
+        from elbo_check import Derivation
+        from elbo_check.rules import axiom
+        s = sp.Symbol("s", positive=True)
+        m = sp.MatrixSymbol("M", 2, 2)
+        d = (Derivation("matrix-names").start(s).equals(s, by=axiom("A", sp.log(s), sp.Integer(0)))
+             .equals(s, by=axiom("A", m, sp.ZeroMatrix(2, 2))))
+    """,
+    "function declared positive and negative": """
+        import sympy as sp
+        from elbo_check import Derivation
+        x = sp.Symbol("x", real=True)
+        fi = sp.Function("fi", positive=True, negative=True)
+        d = Derivation("incons").start(fi(x)).equals(fi(x), by="same")
+    """,
+}
+
+
+@pytest.mark.parametrize("source", list(HOSTILE_FILES.values()), ids=list(HOSTILE_FILES))
+def test_json_cli_on_a_hostile_file_prints_json_or_one_line(source, tmp_path):
+    path = tmp_path / "hostile.py"
+    path.write_text(textwrap.dedent(source))
+    proc = subprocess.run([*CLI, "--file", str(path)], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode in (0, 1, 2), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    if proc.returncode == 2:
+        assert len(proc.stderr.strip().splitlines()) == 1
+    else:
+        json.loads(proc.stdout)
+
+
+# ---------------------------------------------------------------------------
+# 12. Capture
+# ---------------------------------------------------------------------------
+def _hypothesis_capture() -> str:
+    """The lemma K = s/2 rests on K = ∫_0^1 s tp dtp; s := tp moves the hypothesis under the binder
+    (K = ∫ tp^2 = 1/3), so citing that instance must not prove K = tp/2 for every tp."""
+    lemma = eq("cap-h", K, s / 2, by=axiom("K is half s", K, sp.Integral(s * tp, (tp, 0, 1)))).as_lemma()
+    try:
+        inst = instantiate(lemma, {s: tp})
+    except (DerivationError, UsageError):
+        return "undecided"
+    return verdict(eq("cap-h-use", K, tp / 2, by=[inst, axiom("K is a third", K, sp.Integral(tp * tp, (tp, 0, 1)))]))
+
+
+h_real = sp.Function("hcap", real=True)
+
+CAPTURE = [
+    ("a lemma hypothesis is not instantiated under its own binder", "false", _hypothesis_capture),
+    ("a function definition's free t is not captured by the integral over t", "false",
+     lambda: verdict(eq("cap1", sp.Integral(h_real(t), (t, 0, 1)), 1, by=definition("hcap", h_real(V), V + t)))),
+    ("the same definition gives 1/2 + t: true, not refuted", "true",
+     lambda: verdict(eq("cap2", sp.Integral(h_real(t), (t, 0, 1)), sp.Rational(1, 2) + t,
+                        by=definition("hcap", h_real(V), V + t)))),
+    ("a definition rhs bound variable named like the canonical prefix is not captured", "false",
+     lambda: verdict(eq("cap3", sp.Integral(K, (t, 0, 1)), sp.Rational(1, 3),
+                        by=definition("K", K, sp.Integral(sp.Symbol("_b1_0", real=True) * t, (t, 0, 1)))))),
+    ("a lemma instance value holding the lemma's integration variable is refused", "check",
+     lambda: raises_usage(lambda: instantiate(eq("cap4-l", sp.Integral(s * tp, (tp, 0, 1)), s / 2).as_lemma(), {s: tp}))),
+    ("a function instance value capturing the integration variable is refused", "check",
+     lambda: raises_usage(lambda: instantiate(eq("cap5-l", sp.Integral(q(z) * q(u), (z, -R, R)),
+                                                   sp.Integral(q(z) * q(u), (z, -R, R)), by=INTEG).as_lemma(),
+                                              {q: lambda v: sp.exp(-(v - z) ** 2)}))),
+    ("a shift whose new variable occurs in a sibling integral is still fine", "proved",
+     lambda: verdict(eq("cap6", GAUSS + sp.Integral(sp.exp(-(u**2)), (u, -R, R)), 2 * sp.sqrt(sp.pi),
+                        by=change_of_variables("sh", z, u, u + 1)))),
+    ("an axiom about a free t is not applied under a binder of t", "false",
+     lambda: verdict(eq("cap7", sp.Integral(t, (t, 0, 1)), 0, by=axiom("t is zero", t, sp.Integer(0))))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(CAPTURE))
+def test_nothing_is_captured_by_a_binder(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 13. Fragment edges touched by the round-4 fixes
+# ---------------------------------------------------------------------------
+DUMMY_P = sp.Dummy("dp", positive=True)
+
+FRAGMENT = [
+    ("d/dx |x| is out of the fragment (sign)", "false", lambda: verdict(eq("e1", sp.Derivative(sp.Abs(x), x), 1))),
+    ("d/dx |x| = x/|x| is true away from 0: not refuted", "true",
+     lambda: verdict(eq("e2", sp.Derivative(sp.Abs(x), x), x / sp.Abs(x)))),
+    ("d/dx log x = 1/x is proved", "proved", lambda: verdict(eq("e3", sp.Derivative(sp.log(x), x), 1 / x))),
+    ("a derivative of an abstract function is not evaluated through a definition", "false",
+     lambda: verdict(eq("e4", sp.Derivative(g_real(x), x), 0, by=definition("g", g_real(V), V**2)))),
+    ("an axiom with a Derivative left side never rewrites", "false",
+     lambda: verdict(eq("e5", sp.Derivative(g_real(x), x), 5, by=axiom("dg", sp.Derivative(g_real(x), x), sp.Integer(5))))),
+    ("an inequality between opaque values is proved only from declared facts", "false",
+     lambda: verdict(ge("e6", _OpaqueFn(x), 0, by=NONNEG_WILD))),
+    ("1/x >= 0 for real x is not proved", "false",
+     lambda: verdict(ge("e7", 1 / x, 0, by=NONNEG_WILD))),
+    ("a Dummy declared only real does not get log d^2 = 2 log d", "false",
+     lambda: verdict(eq("e8", sp.log(DUMMY_T**2), 2 * sp.log(DUMMY_T)))),
+    ("a Dummy declared positive still gets log d^2 = 2 log d", "proved",
+     lambda: verdict(eq("e9", sp.log(DUMMY_P**2), 2 * sp.log(DUMMY_P)))),
+    ("an integral limit log(s - 1) is not provably real", "false",
+     lambda: verdict(eq("e10", sp.Integral(1, (t, 0, sp.log(s - 1))), sp.log(s - 1)))),
+]
+
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(FRAGMENT))
+def test_fragment_edges_of_the_round4_fixes(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# The core stays useful
+# ---------------------------------------------------------------------------
+USEFUL = [
+    ("an instance of a definition lemma with its definition instance cited", lambda: verdict(eq(
+        "ok1", K, sp.log(2 * s), by=[instantiate(eq("ok1-l", K, sp.log(s), by=definition("K-log", K, sp.log(s))).as_lemma(),
+                                                  {s: 2 * s}), definition("K-log2", K, sp.log(2 * s))]))),
+    ("an instance of an axiom-free lemma needs nothing cited", lambda: verdict(eq(
+        "ok2", sp.log((2 * s) ** 2), 2 * sp.log(2 * s),
+        by=instantiate(eq("ok2-l", sp.log(s**2), 2 * sp.log(s)).as_lemma(), {s: 2 * s})))),
+    ("a function-head definition consistent with its sign", lambda: verdict(eq(
+        "ok3", f_pos(x), x**2 + 1, by=definition("f", f_pos(V), V**2 + 1)))),
+    ("a derivative of exp", lambda: verdict(eq("ok4", sp.Derivative(sp.exp(2 * x), x), 2 * sp.exp(2 * x)))),
+    ("the Gaussian second moment", lambda: verdict(eq(
+        "ok5", sp.Integral(z**2 * sp.exp(-(z**2) / (2 * s**2)) / (sp.sqrt(2 * sp.pi) * s), (z, -R, R)), s**2))),
+    ("q normalised by an axiom, under integrability", lambda: verdict(eq(
+        "ok6", 3 * QZ, 3, by=[INTEG, axiom("norm", QZ, 1)]))),
+]
+
+
+@pytest.mark.parametrize("thunk", [pytest.param(f, id=name) for name, f in USEFUL])
+def test_true_in_fragment_claims_are_still_proved(thunk):
+    assert thunk() == "proved"
