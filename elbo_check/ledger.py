@@ -52,43 +52,43 @@ def derivation_ledger(
     lemmas: Iterable[DerivationResult],
 ) -> tuple[LedgerEntry, ...]:
     """The complete ledger of ``derivation``: see the module docstring."""
-    entries: dict[str, LedgerEntry] = {}
+    entries: dict[tuple[object, ...], LedgerEntry] = {}
+
+    def add(entry: LedgerEntry, key: object = None) -> None:
+        # keyed by what an entry says, not only its name: a rule can never hide another
+        entries.setdefault((entry.kind, entry.name, entry.statement, entry.shows, key), entry)
+
     for rule in [*derivation.assumptions, *(r for s in derivation.steps for r in s.rules)]:
         d = rule.ledger_entry()
-        entries.setdefault(
-            rule.name,
-            LedgerEntry(d["name"], d["kind"], d["statement"], d.get("derivation"), d["shows"]),
-        )
+        add(LedgerEntry(d["name"], d["kind"], d["statement"], d.get("derivation"), d["shows"]))
     for result in results:
         for entry in result.ledger:
-            entries.setdefault(entry.name, entry)
-    for name, text in sorted(_declarations(derivation).items()):
-        entries.setdefault(name, LedgerEntry(name, "assumption", text))
+            add(entry)
+    for obj, (name, text) in _declarations(derivation).items():
+        add(LedgerEntry(name, "assumption", text), obj)
     for lemma in lemmas:
         for entry in lemma.ledger:
-            if entry.name not in entries:
-                via = entry.via or f"lemma {lemma.name}"
-                entries[entry.name] = LedgerEntry(
-                    entry.name, entry.kind, entry.statement, entry.derivation, entry.shows, via
-                )
+            via = entry.via or f"lemma {lemma.name}"
+            add(LedgerEntry(entry.name, entry.kind, entry.statement, entry.derivation, entry.shows, via))
     return tuple(entries.values())
 
 
-def _declarations(derivation: Derivation) -> dict[str, str]:
+def _declarations(derivation: Derivation) -> dict[object, tuple[str, str]]:
     """Every symbol and function the steps and the cited rules mention, with what was declared."""
     exprs = [e for step in derivation.steps for e in (step.lhs, step.rhs)]
     for rule in [*derivation.assumptions, *(r for s in derivation.steps for r in s.rules)]:
         exprs += [e for pair in rule.patterns for e in pair]
         exprs += [rule.nonneg] if rule.nonneg is not None else []
         exprs += list(rule.cov.maps) if rule.cov is not None else []
-    out: dict[str, str] = {}
+    out: dict[object, tuple[str, str]] = {}
     for expr in exprs:
-        for sym in expr.free_symbols:
+        for sym in sorted(expr.free_symbols, key=str):
             if isinstance(sym, sp.Symbol) and not isinstance(sym, sp.Wild):
-                out.setdefault(f"symbol {sym.name}", _describe(sym.name, sym))
+                label = f"symbol {sym.name}" + (" (a Dummy)" if isinstance(sym, sp.Dummy) else "")
+                out.setdefault(sym, (label, _describe(sym.name, sym)))
         for app in expr.atoms(sp.Function):
             if isinstance(app, AppliedUndef) or getattr(type(app), "opaque", False) is True:
-                out.setdefault(f"function {app.func}", _describe(str(app.func), app))
+                out.setdefault(app.func, (f"function {app.func}", _describe(str(app.func), app)))
     return out
 
 
