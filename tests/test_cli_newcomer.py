@@ -151,3 +151,16 @@ def test_a_misspelt_slug_gets_a_suggestion() -> None:
     run = _cli("prove", "gaussian-kl-diagnoal")
     assert run.returncode == 2
     assert "did you mean 'gaussian-kl-diagonal'?" in run.stderr
+
+
+def test_validate_with_more_roles_than_the_function_takes_is_a_usage_error(tmp_path: Path) -> None:
+    src = tmp_path / "kl.py"
+    src.write_text(
+        "import numpy as np\n"
+        "def kl(mu, logvar):\n"
+        "    return -0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar))\n"
+    )
+    run = _cli("validate", f"{src}:kl", "--args", "mu_q,logvar_q,mu_p,logvar_p", "--reduction", "sum")
+    assert run.returncode == 2
+    assert "takes 2 positional argument(s)" in run.stderr
+    assert run.stderr.count("\n") == 1

@@ -105,6 +105,27 @@ def run_validation(
     target: tuple[str, str] | None = None,
 ) -> ValidationResult:
     """Validate a callable (``fn``) or a CLI target (``(where, attr)``)."""
+    return _run(opts, fn, target)
+
+
+def _check_arity(sig: tuple[int, int] | None, roles: Sequence[str]) -> None:
+    """More (or fewer) roles than the function takes is a usage error, not a wrong verdict."""
+    if sig is None:
+        return
+    required, accepted = sig
+    if not required <= len(roles) <= accepted:
+        takes = f"{required}" if required == accepted else f"{required} to {accepted}"
+        raise ValidationError(
+            f"--args names {len(roles)} roles ({','.join(roles)}), but the function takes "
+            f"{takes} positional argument(s)"
+        )
+
+
+def _run(
+    opts: Options,
+    fn: Callable[..., Any] | None,
+    target: tuple[str, str] | None,
+) -> ValidationResult:
     from elbo_check._validate import _core
     from elbo_check._validate._auto import run_auto
     from elbo_check._validate._roles import parse_convention
@@ -117,6 +138,9 @@ def run_validation(
         )
     runner = open_runner(fn, opts.backend, opts.isolation, target)
     try:
+        if not opts.auto_args:
+            sig = arity(fn) if fn is not None else getattr(runner, "signature", None)
+            _check_arity(sig, conv.roles)
         if opts.reduction == "auto" or opts.auto_args:
             sig = arity(fn) if fn is not None else getattr(runner, "signature", None)
             roles = None if opts.auto_args else opts.args
