@@ -164,3 +164,16 @@ def test_validate_with_more_roles_than_the_function_takes_is_a_usage_error(tmp_p
     assert run.returncode == 2
     assert "takes 2 positional argument(s)" in run.stderr
     assert run.stderr.count("\n") == 1
+
+
+def test_a_torch_kl_passes_without_naming_the_backend(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    src = tmp_path / "tkl.py"
+    src.write_text(
+        "import torch\n"
+        "def kl(mu, logvar):\n"
+        "    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())\n"
+    )
+    run = _cli("validate", f"{src}:kl", "--args", "mu,logvar", "--reduction", "sum")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "backend=torch" in run.stdout

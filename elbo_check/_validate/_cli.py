@@ -13,7 +13,7 @@ file is executed from source with ``sys.dont_write_bytecode`` set, so no
 >>> add_arguments(p)
 >>> ns = p.parse_args(["m:f", "--args", "mu,logvar", "--reduction", "sum"])
 >>> ns.backend, ns.dtype, ns.format
-('numpy', 'float64', 'text')
+('auto', 'float64', 'text')
 """
 
 from __future__ import annotations
@@ -61,7 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'or "D N"; default "N D" (auto mode also tries "D N"); a role may override it: '
         "--args mu,logvar:D",
     )
-    parser.add_argument("--backend", default="numpy", choices=[b.value for b in BackendName])
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", *(b.value for b in BackendName)],
+        help="the array library the function receives; auto (the default) reads the target's "
+        "source for torch or jax imports, else numpy",
+    )
     parser.add_argument("--dtype", default="float64", choices=[d.value for d in DtypeName])
     parser.add_argument(
         "--examples",
@@ -99,6 +105,8 @@ def run(ns: argparse.Namespace) -> int:
     where, attr = split_target(ns.target)
     if is_file_target(where) and not Path(where).is_file():
         raise ValidationError(f"cannot load target {ns.target!r}: no such file {where!r}")
+    if ns.backend == "auto":
+        ns.backend = detect_backend(where)
     opts = Options.checked(
         ns.roles,
         ns.reduction,
@@ -158,3 +166,32 @@ def _isolated(
         yield call
     finally:
         runner.close()
+
+
+def detect_backend(where: str) -> str:
+    """The backend a target's own source imports: torch, then jax, else numpy.
+
+    The source is read as text, never imported here (the target runs only in
+    its worker process).
+
+    >>> detect_backend("numpy")
+    'numpy'
+    """
+    import importlib.util
+    import re
+
+    path: str | None = where
+    if not is_file_target(where):
+        try:
+            spec = importlib.util.find_spec(where)
+        except (ImportError, ValueError):
+            spec = None
+        path = spec.origin if spec is not None else None
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace") if path else ""
+    except OSError:
+        text = ""
+    for backend in ("torch", "jax"):
+        if re.search(rf"^\s*(import|from)\s+{backend}\b", text, re.MULTILINE):
+            return backend
+    return "numpy"
