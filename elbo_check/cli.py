@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="F.py",
-        help="also prove every Derivation defined at the top level of F.py (repeatable)",
+        help="prove every Derivation defined at the top level of F.py, or of every module in a "
+        "folder (repeatable); with SLUGs, only those",
     )
     prove.add_argument("--format", choices=("text", "json"), default="text")
     prove.add_argument("--strict", action="store_true", help="exit 1 unless every step is proved")
@@ -194,10 +195,20 @@ def _collect(ns: argparse.Namespace) -> list[Derivation]:
     import derivations
     from elbo_check.loader import load_derivations
 
-    chosen: list[Derivation] = [derivations.get(s) for s in ns.slugs]
-    for path in ns.file:
-        chosen.extend(load_derivations(path))
-    if not ns.slugs and not ns.file:
+    loaded: list[Derivation] = [d for path in ns.file for d in load_derivations(path)]
+    names = [d.name for d in loaded]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ElboCheckError(f"two derivations in --file are named {duplicates[0]!r}")
+    if ns.file and ns.slugs:
+        # SLUG picks derivations from the files first, then from the shipped library
+        by_name = {d.name: d for d in loaded}
+        chosen = [by_name[s] if s in by_name else derivations.get(s) for s in ns.slugs]
+    elif ns.file:
+        chosen = loaded
+    elif ns.slugs:
+        chosen = [derivations.get(s) for s in ns.slugs]
+    else:
         chosen = derivations.all_derivations()
     for d in chosen:
         d.validate()

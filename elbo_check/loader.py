@@ -52,8 +52,31 @@ def user_output_to_stderr() -> Iterator[None]:
 
 
 def load_derivations(path: str | Path) -> list[Derivation]:
-    """Import ``path`` and return every :class:`Derivation` defined at its top level."""
+    """Import ``path`` and return every :class:`Derivation` defined at its top level.
+
+    ``path`` may be a folder: every ``*.py`` module in it (not starting with
+    ``_``), in name order.  A module can import a helper module next to it.
+    """
     file = Path(path)
+    if file.is_dir():
+        found: list[Derivation] = []
+        modules = sorted(p for p in file.glob("*.py") if not p.name.startswith("_"))
+        if not modules:
+            raise UsageError(f"folder {str(path)!r} holds no .py module")
+        for module_path in modules:
+            found.extend(_load_file(module_path))  # helper modules define none: fine
+        if not found:
+            raise UsageError(f"no module in folder {str(path)!r} defines a Derivation")
+        return found
+    found = _load_file(file)
+    if not found:
+        raise UsageError(f"{path} defines no Derivation at its top level")
+    return found
+
+
+def _load_file(path: Path) -> list[Derivation]:
+    """The Derivations defined at the top level of one ``.py`` file."""
+    file = path
     if not file.is_file():
         raise UsageError(f"derivation file not found: {str(path)!r}")
     if file.suffix != ".py":
@@ -66,6 +89,10 @@ def load_derivations(path: str | Path) -> list[Derivation]:
     previous = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
     sys.modules[name] = module
+    folder = str(file.resolve().parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)  # so the module can import a helper next to it
     try:
         with user_output_to_stderr():
             spec.loader.exec_module(module)
@@ -81,6 +108,9 @@ def load_derivations(path: str | Path) -> list[Derivation]:
     finally:
         sys.dont_write_bytecode = previous
         sys.modules.pop(name, None)
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(folder)
     found: list[Derivation] = []
     for value in vars(module).values():
         if isinstance(value, Derivation) and all(value is not d for d in found):
@@ -90,6 +120,4 @@ def load_derivations(path: str | Path) -> list[Derivation]:
                     "the checker accepts Derivation itself only"
                 )
             found.append(value)
-    if not found:
-        raise UsageError(f"{path} defines no Derivation at its top level")
     return found

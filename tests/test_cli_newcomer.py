@@ -177,3 +177,43 @@ def test_a_torch_kl_passes_without_naming_the_backend(tmp_path: Path) -> None:
     run = _cli("validate", f"{src}:kl", "--args", "mu,logvar", "--reduction", "sum")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "backend=torch" in run.stdout
+
+
+def _two_files(tmp_path: Path) -> Path:
+    (tmp_path / "helper_mod.py").write_text("import sympy as sp\nS = sp.Symbol('s', positive=True)\n")
+    (tmp_path / "first.py").write_text(
+        "import sympy as sp\nfrom helper_mod import S\nfrom elbo_check import Derivation\n"
+        "a = Derivation('first-one').start(sp.log(S**2)).equals(2 * sp.log(S), by='log rule')\n"
+        "b = Derivation('first-two').start(sp.log(S**3)).equals(3 * sp.log(S), by='log rule')\n"
+    )
+    (tmp_path / "second.py").write_text(
+        "import sympy as sp\nfrom helper_mod import S\nfrom elbo_check import Derivation\n"
+        "c = Derivation('second-one').start(S + S).equals(2 * S, by='add')\n"
+    )
+    return tmp_path
+
+
+def test_a_proof_file_can_import_a_helper_next_to_it_and_a_slug_picks_one(tmp_path: Path) -> None:
+    folder = _two_files(tmp_path)
+    run = _cli("prove", "first-two", "--file", str(folder / "first.py"), "--format", "json")
+    assert run.returncode == 0, run.stderr
+    assert [d["name"] for d in json.loads(run.stdout)["derivations"]] == ["first-two"]
+
+
+def test_file_may_name_a_folder_of_proofs(tmp_path: Path) -> None:
+    folder = _two_files(tmp_path)
+    run = _cli("prove", "--file", str(folder), "--format", "json")
+    assert run.returncode == 0, run.stderr
+    names = [d["name"] for d in json.loads(run.stdout)["derivations"]]
+    assert names == ["first-one", "first-two", "second-one"]
+
+
+def test_two_derivations_with_one_name_are_a_usage_error(tmp_path: Path) -> None:
+    folder = _two_files(tmp_path)
+    (folder / "third.py").write_text(
+        "import sympy as sp\nfrom elbo_check import Derivation\n"
+        "c = Derivation('second-one').start(sp.Integer(1)).equals(1, by='same')\n"
+    )
+    run = _cli("prove", "--file", str(folder))
+    assert run.returncode == 2
+    assert "named 'second-one'" in run.stderr
