@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from derivations._vocabulary import (
+from elbo_check.vocab import (
     ABSOLUTE_CONTINUITY,
     CONDITIONAL_DENSITY,
     INTEGRABILITY,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from derivations._vocabulary import (
+from elbo_check.vocab import (
     ABSOLUTE_CONTINUITY,
     ELBO,
     ELBO_DEFINITION,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import sympy as sp
 
 from derivations import gaussian_kl_diagonal as diag
-from derivations._vocabulary import KL, KL_DEFINITION, mvn_pdf
+from elbo_check.vocab import KL, KL_DEFINITION, mvn_pdf
 from elbo_check import Derivation
 from elbo_check.rules import change_of_variables
 

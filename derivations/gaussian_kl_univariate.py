@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from derivations._vocabulary import KL, KL_DEFINITION, normal_pdf, z
+from elbo_check.vocab import KL, KL_DEFINITION, normal_pdf, z
 from elbo_check import Derivation
 
 __all__ = ["CLOSED_FORM", "DERIVATION", "M1", "M2", "S1", "S2"]

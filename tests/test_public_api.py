@@ -22,6 +22,7 @@ MODULES = [
     "elbo_check.core.lemmas",
     "elbo_check.core.terms",
     "elbo_check.ledger",
+    "elbo_check.vocab",
     "elbo_check._printing",
     "elbo_check.lemmas",
     "elbo_check.loader",

@@ -1,4 +1,23 @@
-r"""Shared vocabulary of the derivation library: densities, KL, Gaussians, and rules.
+r"""The public authoring toolkit: densities, KL, the ELBO, Gaussians, the standard rules and lemmas.
+
+Write your own derivations with the same building blocks the shipped library
+uses, and cite its results:
+
+>>> import sympy as sp
+>>> from elbo_check import Derivation, check_derivation
+>>> from elbo_check.vocab import KL, KL_DEFINITION, normal_pdf, z
+>>> m, s = sp.Symbol("m", real=True), sp.Symbol("s", positive=True)
+>>> d = Derivation("my-kl").start(KL(normal_pdf(z, m, s), normal_pdf(z, m, s), z))
+>>> _ = d.equals(sp.Integral(normal_pdf(z, m, s) * sp.log(normal_pdf(z, m, s) / normal_pdf(z, m, s)),
+...     (z, -sp.oo, sp.oo)), by=KL_DEFINITION)
+>>> check_derivation(d).verdict
+<Verdict.PROVED: 'proved'>
+
+The shipped lemmas are importable from here too (each is proved by the
+checker before a step that cites it can be): ``GIBBS`` (KL(q ‖ p) ≥ 0),
+``GAUSSIAN_KL_UNIVARIATE`` (the closed form for two univariate Gaussians, in
+``M1, M2`` real and ``S1, S2`` positive, to ``instantiate``),
+``GAUSSIAN_KL_STANDARD_PRIOR`` and ``ELBO_DECOMPOSITION``.
 
 The abstract densities are undefined sympy functions declared positive (so
 logarithms of products expand).  Positivity is itself an assumption, and it
@@ -6,7 +25,7 @@ enters the ledger of every derivation that uses it:
 ``ABSOLUTE_CONTINUITY`` records that q > 0 where p > 0 (and vice versa) so
 that every log-ratio is finite.
 
->>> from derivations._vocabulary import KL, q, p_prior, z
+>>> from elbo_check.vocab import KL, q, p_prior, z
 >>> print(KL(q(z), p_prior(z), z))
 KL(q(z) || p_prior(z))
 """
@@ -21,7 +40,11 @@ __all__ = [
     "ABSOLUTE_CONTINUITY",
     "CONDITIONAL_DENSITY",
     "ELBO",
+    "ELBO_DECOMPOSITION",
     "ELBO_DEFINITION",
+    "GAUSSIAN_KL_STANDARD_PRIOR",
+    "GAUSSIAN_KL_UNIVARIATE",
+    "GIBBS",
     "INTEGRABILITY",
     "KL",
     "KL_DEFINITION",
@@ -185,3 +208,24 @@ def mvn_pdf(v: sp.Matrix, mean: sp.Matrix, chol: sp.Matrix) -> sp.Expr:
     w = chol.inv() * (v - mean)
     det = sp.Mul(*(chol[i, i] for i in range(k)))
     return sp.exp(-(w.T * w)[0] / 2) / (sp.sqrt(2 * sp.pi) ** k * det)
+
+
+#: the shipped lemmas, imported from the derivation library on first use
+_LEMMAS = {
+    "GIBBS": ("derivations.kl_nonnegative", "GIBBS"),
+    "GAUSSIAN_KL_UNIVARIATE": ("derivations.gaussian_kl_univariate", "LEMMA"),
+    "GAUSSIAN_KL_STANDARD_PRIOR": ("derivations.gaussian_kl_standard_prior", None),
+    "ELBO_DECOMPOSITION": ("derivations.elbo_decomposition", None),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LEMMAS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LEMMAS[name]
+    module = importlib.import_module(module_name)
+    if attr is not None:
+        return getattr(module, attr)
+    return module.DERIVATION.as_lemma()
