@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from elbo_check import Derivation
 from elbo_check.vocab import (
     ABSOLUTE_CONTINUITY,
     CONDITIONAL_DENSITY,
@@ -27,7 +28,6 @@ from elbo_check.vocab import (
     x,
     z,
 )
-from elbo_check import Derivation
 
 __all__ = ["DERIVATION"]
 

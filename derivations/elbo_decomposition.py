@@ -20,6 +20,8 @@ from __future__ import annotations
 import sympy as sp
 
 from derivations import kl_nonnegative
+from elbo_check import Derivation
+from elbo_check.rules import instantiate
 from elbo_check.vocab import (
     ABSOLUTE_CONTINUITY,
     ELBO,
@@ -37,8 +39,6 @@ from elbo_check.vocab import (
     x,
     z,
 )
-from elbo_check import Derivation
-from elbo_check.rules import instantiate
 
 __all__ = ["DERIVATION", "GIBBS_AT_POSTERIOR"]
 

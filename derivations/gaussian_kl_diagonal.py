@@ -16,9 +16,9 @@ from __future__ import annotations
 import sympy as sp
 
 from derivations import gaussian_kl_standard_prior as std
-from elbo_check.vocab import KL, KL_DEFINITION, normal_pdf, z
 from elbo_check import Derivation
 from elbo_check.rules import instantiate
+from elbo_check.vocab import KL, KL_DEFINITION, normal_pdf, z
 
 __all__ = ["DERIVATION", "DIMENSIONS", "closed_form"]
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 import sympy as sp
 
 from derivations import gaussian_kl_diagonal as diag
-from elbo_check.vocab import KL, KL_DEFINITION, mvn_pdf
 from elbo_check import Derivation
 from elbo_check.rules import change_of_variables
+from elbo_check.vocab import KL, KL_DEFINITION, mvn_pdf
 
 __all__ = ["DERIVATION", "cholesky_symbols", "closed_form"]
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import sympy as sp
 
 from derivations import gaussian_kl_univariate as uni
-from elbo_check.vocab import KL, normal_pdf, z
 from elbo_check import Derivation
 from elbo_check.rules import instantiate
+from elbo_check.vocab import KL, normal_pdf, z
 
 __all__ = ["CLOSED_FORM", "DERIVATION", "MU", "SIGMA"]
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from elbo_check.vocab import KL, KL_DEFINITION, normal_pdf, z
 from elbo_check import Derivation
+from elbo_check.vocab import KL, KL_DEFINITION, normal_pdf, z
 
 __all__ = ["CLOSED_FORM", "DERIVATION", "M1", "M2", "S1", "S2"]
 

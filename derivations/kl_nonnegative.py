@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from elbo_check import Derivation
+from elbo_check.rules import axiom, side_condition
 from elbo_check.vocab import (
     ABSOLUTE_CONTINUITY,
     INTEGRABILITY,
@@ -27,8 +29,6 @@ from elbo_check.vocab import (
     LOG_BOUND,
     z,
 )
-from elbo_check import Derivation
-from elbo_check.rules import axiom, side_condition
 
 __all__ = ["DERIVATION", "GIBBS", "p", "q"]
 
