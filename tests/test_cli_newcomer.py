@@ -217,3 +217,20 @@ def test_two_derivations_with_one_name_are_a_usage_error(tmp_path: Path) -> None
     run = _cli("prove", "--file", str(folder))
     assert run.returncode == 2
     assert "named 'second-one'" in run.stderr
+
+
+def test_an_undecided_step_names_the_users_variable_and_what_would_close_it() -> None:
+    import sympy as sp
+
+    from elbo_check import Derivation, check_derivation
+    from elbo_check.rules import axiom
+
+    z = sp.Symbol("z", real=True)
+    f = sp.Function("f", positive=True)
+    total = sp.Integral(f(z), (z, -sp.oo, sp.oo))
+    d = Derivation("needs-integrability").start(3 * total)
+    d.equals(3, by=axiom("f normalised", total, sp.Integer(1)))
+    message = check_derivation(d).steps[0].message
+    assert "Integral(f(z), (z, -oo, oo))" in message
+    assert "_b1_0" not in message
+    assert "cite the integrability side condition" in message

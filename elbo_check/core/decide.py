@@ -211,18 +211,23 @@ class Core:
         for side in (lhs, rhs):
             why = fragment_violation(side)
             if why is not None:
-                return Decision(False, reason=f"outside the fragment: {why}")
+                hint = "; declare it with real=True (or positive=True)" if "not declared real" in why else ""
+                return Decision(False, reason=f"outside the fragment: {why}{hint}")
         if step.relation != "=" and not (is_real_valued(lhs) and is_real_valued(rhs)):
             return Decision(False, reason="an inequality needs both sides provably real")
-        integrals = {
-            alpha_normalize(i, prefix)
-            for side in (step.lhs, step.rhs, lhs, rhs)
-            for i in side.atoms(sp.Integral)
-            if not i.has(sp.Wild)
-        }
+        # every integral, as written and after rewriting; messages show the user's own names
+        integrals: dict[sp.Expr, sp.Expr] = {}
+        for side in (step.lhs, step.rhs, lhs, rhs):
+            for i in side.atoms(sp.Integral):
+                if not i.has(sp.Wild):
+                    integrals.setdefault(alpha_normalize(i, prefix), i)
         for integral in sorted(integrals, key=sp.count_ops):
             if not converges(integral, adm.integrable):
-                return Decision(False, reason=f"cannot show that {_short(integral)} converges")
+                hint = ""
+                if integral.atoms(AppliedUndef) and not adm.integrable:
+                    hint = "; cite the integrability side condition (elbo_check.vocab.INTEGRABILITY) if it holds"
+                shown = _short(integrals[integral])
+                return Decision(False, reason=f"cannot show that {shown} converges{hint}")
         reducer = Reducer(rewrite=apply, integrable=adm.integrable)
         if step.relation == "=":
             return _equal(lhs - rhs, reducer)
