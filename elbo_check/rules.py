@@ -133,6 +133,10 @@ class Rule:
             )
         if self.kind == "side-condition" and (self.patterns or self.nonneg is not None or self.cov):
             raise DerivationError(f"rule {self.name!r}: a side condition never rewrites")
+        if self.kind == "definition" and (
+            not self.patterns or self.nonneg is not None or self.cov is not None
+        ):
+            raise DerivationError(f"rule {self.name!r}: a definition holds equality schemas only")
         if self.integrability and self.kind != "side-condition":
             raise DerivationError(f"rule {self.name!r}: integrability is a side condition")
 

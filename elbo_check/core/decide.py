@@ -207,7 +207,8 @@ class Core:
                     break
             return expr
 
-        lhs, rhs = (differentiate(apply(differentiate(side))) for side in (step.lhs, step.rhs))
+        # rules first (they unfold inside derivatives), then diff, then rules again
+        lhs, rhs = (differentiate(apply(differentiate(apply(side)))) for side in (step.lhs, step.rhs))
         for side in (lhs, rhs):
             why = fragment_violation(side)
             if why is not None:
@@ -290,6 +291,8 @@ class Core:
         for lhs, rhs in rule.patterns:
             if isinstance(lhs, sp.Wild) or not rhs.atoms(sp.Wild) <= lhs.atoms(sp.Wild):
                 return "a schema must bind every pattern variable of its right side"
+            if lhs.atoms(sp.Wild) and rhs.has(sp.Derivative):
+                return "a schema with pattern variables may not hold a derivative on its right side (its variable would capture the matched value)"
         for wild in {w for e in exprs for w in e.atoms(sp.Wild)}:
             why = wild_violation(wild)
             if why is not None:
@@ -357,12 +360,33 @@ def differentiate(expr: sp.Expr) -> sp.Expr:
 
 def definition_refusal(rule: Rule) -> str:
     """A definition introduces a name: its head is a symbol or an uninterpreted function
-    applied to pattern variables, absent from its meaning, with consistent assumptions."""
+    applied to pattern variables, absent from its meaning, with consistent assumptions.
+    It states nothing else, and its schemas for one head never overlap."""
+    if not rule.patterns or rule.nonneg is not None or rule.cov is not None:
+        return "a definition holds equality schemas only (an inequality or a substitution is an axiom)"
     for lhs, rhs in rule.patterns:
         why = _head_refusal(lhs, rhs)
         if why:
             return why
+    for i, (a, _) in enumerate(rule.patterns):
+        for b, _ in rule.patterns[i + 1 :]:
+            if definition_head(a) == definition_head(b) and _may_overlap(a, b):
+                return f"two schemas of the definition could both match {_short(a)}"
     return ""
+
+
+def _may_overlap(a: sp.Expr, b: sp.Expr) -> bool:
+    """Could one argument list match both heads' patterns?  Only a Tuple of another
+    length, or a Tuple against a pattern variable that admits only real values, rules it out."""
+    if isinstance(a, sp.Symbol) or isinstance(b, sp.Symbol) or len(a.args) != len(b.args):
+        return isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol)
+    for x, y in zip(a.args, b.args, strict=True):
+        if isinstance(x, sp.Tuple) and isinstance(y, sp.Tuple) and len(x) != len(y):
+            return False
+        for tup, other in ((x, y), (y, x)):
+            if isinstance(tup, sp.Tuple) and isinstance(other, sp.Wild) and _wild_keys(other).get("real"):
+                return False
+    return True
 
 
 def _head_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:

@@ -209,17 +209,24 @@ def rewrite(expr: sp.Expr, lhs: sp.Expr, rhs: sp.Expr, prefix: str) -> sp.Expr:
     ``prefix``.  Instances are found top-down; an instance under a target
     binder whose variable is free in the instantiated ``rhs`` (but not in the
     instance itself) is left alone, so nothing is captured.
+
+    Under a derivative, a rewrite must hold as an identity in the
+    differentiation variable: a schema whose fixed (non-pattern) part
+    mentions that variable is not applied there (``a = x`` says nothing
+    about d/da).  Definitions unfold inside derivatives, so ``K := log s``
+    gives ``dK/ds = 1/s``.
     """
     wild = bool(lhs.atoms(sp.Wild))
     bound_in_lhs = _lhs_bound(lhs)
+    fixed = {s for s in lhs.free_symbols if not isinstance(s, sp.Wild)}
     rhs_fresh = _fresh_binders(rhs) if rhs.has(sp.Integral) else rhs
 
-    def walk(node: sp.Basic, scope: frozenset[sp.Symbol]) -> sp.Basic:
-        if not isinstance(node, (sp.Expr, sp.Tuple)) or isinstance(node, sp.Derivative):
-            return node  # a derivative's variable is a binder: never rewritten inside
+    def walk(node: sp.Basic, scope: frozenset[sp.Symbol], dvars: frozenset[sp.Symbol]) -> sp.Basic:
+        if not isinstance(node, (sp.Expr, sp.Tuple)):
+            return node
         if not (node.has(lhs.func) if wild else node.has(lhs)):
             return node
-        if node.func == lhs.func or not wild:
+        if (node.func == lhs.func or not wild) and not (fixed & dvars):
             found = _verified_match(node, lhs, bound_in_lhs) if wild else (
                 {} if node == lhs else None
             )
@@ -229,19 +236,25 @@ def rewrite(expr: sp.Expr, lhs: sp.Expr, rhs: sp.Expr, prefix: str) -> sp.Expr:
                     return new
         if not node.args:
             return node
+        if isinstance(node, sp.Derivative):
+            inner = walk(node.expr, scope, dvars | set(node.variables))
+            return node if inner is node.expr else sp.Derivative(inner, *node.variable_count)
         if isinstance(node, sp.Integral):
-            inner = scope | {lim[0] for lim in node.limits}
-            body = walk(node.function, inner)
+            inner_scope = scope | {lim[0] for lim in node.limits}
+            body = walk(node.function, inner_scope, dvars)
             limits = [
-                (lim[0], *(walk(b, scope | {x[0] for x in node.limits[i + 1 :]}) for b in lim[1:]))
+                (
+                    lim[0],
+                    *(walk(b, scope | {x[0] for x in node.limits[i + 1 :]}, dvars) for b in lim[1:]),
+                )
                 for i, lim in enumerate(node.limits)
             ]
             return sp.Integral(body, *limits)
-        return _rebuild(node, [walk(a, scope) for a in node.args])
+        return _rebuild(node, [walk(a, scope, dvars) for a in node.args])
 
     if not wild and not expr.has(lhs):
         return expr
-    return alpha_normalize(walk(expr, frozenset()), prefix)
+    return alpha_normalize(walk(expr, frozenset(), frozenset()), prefix)
 
 
 def change_variables(
