@@ -36,7 +36,8 @@ def test_the_reductions_and_backends_come_from_their_enums():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     backend = next(a for a in parser._actions if a.dest == "backend")
-    assert list(backend.choices) == [b.value for b in BackendName]
+    assert list(backend.choices) == ["auto", *(b.value for b in BackendName)]
+    assert backend.default == "auto"
 
 
 def test_a_bug_class_is_an_enum_that_compares_and_serialises_as_its_string():
