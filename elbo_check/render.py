@@ -15,7 +15,7 @@ from typing import Any
 import sympy as sp
 
 from elbo_check._printing import safe_print
-from elbo_check.results import DerivationResult, StepResult
+from elbo_check.results import JSON_SCHEMA, DerivationResult, StepResult
 from elbo_check.verdict import Verdict
 
 __all__ = ["format_seconds", "render_json", "render_text", "summary_counts", "to_json_dict"]
@@ -93,7 +93,8 @@ def render_text(
 def to_json_dict(
     results: Sequence[DerivationResult], evidence: dict[str, list[Any]] | None = None
 ) -> dict[str, Any]:
-    """``{"derivations": [...], "summary": {...}}``; with evidence, each derivation has ``evidence``."""
+    """``{"schema": 1, "derivations": [...], "summary": {...}}``; with evidence, each derivation
+    has ``evidence``."""
     derivations = []
     for result in results:
         item = result.to_dict()
@@ -101,7 +102,7 @@ def to_json_dict(
         if evidence is not None:
             item["evidence"] = [line.to_dict() for line in evidence.get(result.name, [])]
         derivations.append(item)
-    return {"derivations": derivations, "summary": summary_counts(results)}
+    return {"schema": JSON_SCHEMA, "derivations": derivations, "summary": summary_counts(results)}
 
 
 _LATEX_REL = {"=": "=", "<=": r"\leq", ">=": r"\geq"}

@@ -20,7 +20,10 @@ from elbo_check._printing import safe_print
 from elbo_check.derivation import Derivation, Step
 from elbo_check.verdict import Verdict
 
-__all__ = ["Counterexample", "DerivationResult", "LedgerEntry", "StepResult"]
+__all__ = ["JSON_SCHEMA", "Counterexample", "DerivationResult", "LedgerEntry", "StepResult"]
+
+#: the version of the JSON documents of ``prove``, ``validate`` and ``report``
+JSON_SCHEMA = 1
 
 
 @dataclass(frozen=True)

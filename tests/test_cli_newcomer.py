@@ -234,3 +234,16 @@ def test_an_undecided_step_names_the_users_variable_and_what_would_close_it() ->
     assert "Integral(f(z), (z, -oo, oo))" in message
     assert "_b1_0" not in message
     assert "cite the integrability side condition" in message
+
+
+def test_prove_and_validate_json_carry_a_schema_version(tmp_path: Path) -> None:
+    prove = json.loads(_cli("prove", "bayes", "--format", "json").stdout)
+    assert prove["schema"] == 1
+    src = tmp_path / "kl.py"
+    src.write_text(
+        "import numpy as np\n"
+        "def kl(mu, logvar):\n"
+        "    return -0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar))\n"
+    )
+    run = _cli("validate", f"{src}:kl", "--args", "mu,logvar", "--reduction", "sum", "--format", "json")
+    assert json.loads(run.stdout)["schema"] == 1

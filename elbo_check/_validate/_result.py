@@ -121,8 +121,11 @@ class ValidationResult:
         return d
 
     def to_json(self) -> str:
-        """The result as a JSON string (the CLI's ``--format json``)."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+        """The result as a JSON string (the CLI's ``--format json``), with ``"schema": 1``."""
+        from elbo_check.results import JSON_SCHEMA
+
+        doc = {"schema": JSON_SCHEMA, **self.to_dict()}
+        return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
 
     def report(self) -> str:
         """A human-readable report (the CLI's ``--format text``)."""

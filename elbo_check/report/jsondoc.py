@@ -24,12 +24,12 @@ from typing import Any
 
 from elbo_check.render import _finite, to_json_dict
 from elbo_check.report._model import Figure, ReportMeta
-from elbo_check.results import DerivationResult
+from elbo_check.results import JSON_SCHEMA, DerivationResult
 
 __all__ = ["SCHEMA", "render_report_json", "report_json_dict"]
 
 #: version of the report's JSON layout; bumped on any incompatible change
-SCHEMA = 1
+SCHEMA = JSON_SCHEMA
 
 
 def report_json_dict(

@@ -30,6 +30,7 @@ from elbo_check.report._model import BADGES, Figure, ReportMeta
 from elbo_check.report._write import FORMATS, _write_all, prepare_directory
 from elbo_check.report.html import CSS
 from elbo_check.report.latex import _PREAMBLE, tex_text
+from elbo_check.results import JSON_SCHEMA
 from elbo_check.verdict import Verdict
 
 __all__ = [
@@ -218,7 +219,7 @@ def write_validation_report(
         except (KeyError, ImportError):  # an unknown role, or no matplotlib: no plot
             figure = None
     doc = {
-        "schema": 1,
+        "schema": JSON_SCHEMA,
         "meta": meta.to_dict(),
         "validation": result.to_dict(),
         "figures": [] if figure is None else [
