@@ -58,8 +58,11 @@ def assert_kl_correct(
     ...
     AssertionError: KL implementation is wrong: missing constant: ...
     """
+    __tracebackhide__ = True  # pytest shows the failure, not this helper's source
     from elbo_check._validate import validate
 
     result = validate(fn, args=args, reduction=reduction, **kw)
     if not result.ok:
-        raise AssertionError(f"KL implementation is wrong: {result.diagnosis}\n{result.report()}")
+        # the verdict, the diagnosis once, the counterexample
+        details = [line for line in result.report().splitlines() if not line.startswith("diagnosis:")]
+        raise AssertionError(f"KL implementation is wrong: {result.diagnosis}\n" + "\n".join(details))

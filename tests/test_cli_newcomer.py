@@ -247,3 +247,25 @@ def test_prove_and_validate_json_carry_a_schema_version(tmp_path: Path) -> None:
     )
     run = _cli("validate", f"{src}:kl", "--args", "mu,logvar", "--reduction", "sum", "--format", "json")
     assert json.loads(run.stdout)["schema"] == 1
+
+
+def test_a_failing_assert_kl_correct_is_one_clean_pytest_failure(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import numpy as np
+        from elbo_check.testing import assert_kl_correct
+
+        def kl(mu, logvar):
+            return 0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar))
+
+        def test_kl():
+            assert_kl_correct(kl, args="mu,logvar", reduction="sum", examples=50)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert text.count("sign flip") == 1
+    assert "counterexample" in text
+    assert "__tracebackhide__" not in text
+    assert "details = [line" not in text
