@@ -25,6 +25,16 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from _harness import (
+    CONFIG,
+    cases,
+    eq,
+    ge,
+    le,
+    raises_usage,
+    run_case,
+    verdict,
+)
 
 from elbo_check import CheckConfig, Checker, Derivation, check_derivation
 from elbo_check.errors import DerivationError, UsageError
@@ -41,8 +51,6 @@ from elbo_check.rules import (
     side_condition,
 )
 
-CONFIG = CheckConfig(step_timeout=5)
-
 x, y = sp.symbols("x y", real=True)
 s, p = sp.symbols("s p", positive=True)
 t, u, z, k = sp.symbols("t u z k", real=True)
@@ -52,36 +60,11 @@ q = sp.Function("q", positive=True)
 W = sp.Wild("w", positive=True)
 R = sp.oo
 CUBE_ROOT_M1 = (-1) ** sp.Rational(1, 3)  # a complex constant built from fragment nodes only
-TRIVIAL = inequality("squares are non-negative", sp.Wild("v", real=True) ** 2, "v^2 >= 0")
 ABSURD = axiom("absurd", sp.log(s), sp.Integer(0))
-
-
-def verdict(d: Derivation, index: int = 0, checker: Checker | None = None) -> str:
-    return check_derivation(d, CONFIG, checker=checker).steps[index].verdict.value
-
-
-def eq(name: str, lhs, rhs, by="claim") -> Derivation:
-    return Derivation(name).start(lhs).equals(rhs, by=by)
-
-
-def ge(name: str, lhs, rhs, by=TRIVIAL) -> Derivation:
-    return Derivation(name).start(lhs).geq(rhs, by=by)
-
-
-def le(name: str, lhs, rhs, by=TRIVIAL) -> Derivation:
-    return Derivation(name).start(lhs).leq(rhs, by=by)
 
 
 def ledger_shows(d: Derivation) -> list[str]:
     return [f"{e.name}|{e.statement}|{e.shows}" for e in check_derivation(d, CONFIG).ledger]
-
-
-def raises_usage(thunk: Callable[[], object]) -> bool:
-    try:
-        thunk()
-    except (DerivationError, UsageError):
-        return True
-    return False
 
 
 def refused_or_not_proved(build: Callable[[], Derivation]) -> bool:
@@ -91,38 +74,6 @@ def refused_or_not_proved(build: Callable[[], Derivation]) -> bool:
     except (DerivationError, UsageError):
         return True
     return verdict(d) != "proved"
-
-
-def run_case(expect: str, thunk: Callable[[], object]) -> None:
-    # refusing hostile input up front with a one-line usage error (subclasses of Derivation,
-    # two rules sharing a name, non-sympy rule sides, bad config) is a sound outcome: nothing
-    # is proved or refuted, and the message names the problem
-    got: object = None
-    try:
-        got = thunk()
-    except (DerivationError, UsageError) as exc:
-        refused = exc
-    else:
-        refused = None
-    if refused is not None:
-        assert expect != "proved", f"a true in-fragment claim raised {refused}"
-        assert "\n" not in str(refused)
-        return
-    if expect == "check":
-        assert got is True
-        return
-    if expect == "false":
-        assert got != "proved", "a false (or meaningless) claim was proved"
-    elif expect == "true":
-        assert got != "refuted", "a true claim was refuted"
-    elif expect == "proved":
-        assert got == "proved", f"a true in-fragment claim is {got}, not proved"
-    else:  # pragma: no cover
-        raise AssertionError(expect)
-
-
-def cases(table: list[tuple[str, str, Callable[[], object]]]):
-    return [pytest.param(expect, thunk, id=name) for name, expect, thunk in table]
 
 
 # ---------------------------------------------------------------------------

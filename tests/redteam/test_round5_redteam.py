@@ -26,8 +26,21 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from _harness import (
+    CONFIG,
+    TRIVIAL,
+    cases,
+    eq,
+    ge,
+    le,
+    ledger,
+    not_all_proved,
+    raises_usage,
+    run_case,
+    verdict,
+)
 
-from elbo_check import CheckConfig, Checker, Derivation, check_derivation
+from elbo_check import Checker, Derivation, check_derivation
 from elbo_check.errors import DerivationError, UsageError
 from elbo_check.rules import (
     ChangeOfVariables,
@@ -40,8 +53,6 @@ from elbo_check.rules import (
     integrability,
     side_condition,
 )
-
-CONFIG = CheckConfig(step_timeout=5)
 
 x, y = sp.symbols("x y", real=True)
 s, p = sp.symbols("s p", positive=True)
@@ -59,7 +70,6 @@ VR = sp.Wild("VR", real=True)  # a definition holds for the arguments its patter
 W = sp.Wild("w", positive=True)
 R = sp.oo
 CUBE_ROOT_M1 = (-1) ** sp.Rational(1, 3)
-TRIVIAL = inequality("squares are non-negative", sp.Wild("v", real=True) ** 2, "v^2 >= 0")
 NONNEG_WILD = inequality("non-negative", sp.Wild("v", nonnegative=True), "v >= 0")
 ABSURD = axiom("absurd", sp.log(s), sp.Integer(0))
 INTEG = integrability("all expectations are finite")
@@ -68,80 +78,6 @@ QZ = sp.Integral(q(z), (z, -R, R))
 #: exp(pi sqrt(163)) = 262537412640768744 - 7.4993e-13 (Ramanujan's constant)
 RAMANUJAN = sp.exp(sp.pi * sp.sqrt(163))
 RAMANUJAN_CEIL = 262537412640768744
-
-
-def verdict(d: Derivation, index: int = 0, checker: Checker | None = None) -> str:
-    return check_derivation(d, CONFIG, checker=checker).steps[index].verdict.value
-
-
-def verdicts(d: Derivation) -> list[str]:
-    return [r.verdict.value for r in check_derivation(d, CONFIG).steps]
-
-
-def all_proved(d: Derivation) -> bool:
-    return all(v == "proved" for v in verdicts(d))
-
-
-def eq(name: str, lhs, rhs, by="claim") -> Derivation:
-    return Derivation(name).start(lhs).equals(rhs, by=by)
-
-
-def ge(name: str, lhs, rhs, by=TRIVIAL) -> Derivation:
-    return Derivation(name).start(lhs).geq(rhs, by=by)
-
-
-def le(name: str, lhs, rhs, by=TRIVIAL) -> Derivation:
-    return Derivation(name).start(lhs).leq(rhs, by=by)
-
-
-def ledger(d: Derivation):
-    return check_derivation(d, CONFIG).ledger
-
-
-def raises_usage(thunk: Callable[[], object]) -> bool:
-    try:
-        thunk()
-    except (DerivationError, UsageError) as exc:
-        return "\n" not in str(exc)
-    return False
-
-
-def run_case(expect: str, thunk: Callable[[], object]) -> None:
-    got: object = None
-    try:
-        got = thunk()
-    except (DerivationError, UsageError) as exc:
-        refused = exc
-    else:
-        refused = None
-    if refused is not None:
-        assert expect != "proved", f"a true in-fragment claim raised {refused}"
-        assert "\n" not in str(refused), "a usage error must be one line"
-        return
-    if expect == "check":
-        assert got is True
-        return
-    if expect == "false":
-        assert got != "proved", "a false (or meaningless) claim was proved"
-    elif expect == "true":
-        assert got != "refuted", "a true claim was refuted"
-    elif expect == "proved":
-        assert got == "proved", f"a true in-fragment claim is {got}, not proved"
-    else:  # pragma: no cover
-        raise AssertionError(expect)
-
-
-def cases(table: list[tuple[str, str, Callable[[], object]]]):
-    return [pytest.param(expect, thunk, id=name) for name, expect, thunk in table]
-
-
-def not_all_proved(build: Callable[[], Derivation]) -> bool:
-    """A derivation whose conclusion is false must have at least one step not proved."""
-    try:
-        d = build()
-    except (DerivationError, UsageError) as exc:
-        return "\n" not in str(exc)
-    return not all_proved(d)
 
 
 # ---------------------------------------------------------------------------
@@ -1167,7 +1103,6 @@ FRAGMENT = [
     ("an integral limit log(s - 1) is not provably real", "false",
      lambda: verdict(eq("e10", sp.Integral(1, (t, 0, sp.log(s - 1))), sp.log(s - 1)))),
 ]
-
 
 
 @pytest.mark.parametrize(("expect", "thunk"), cases(FRAGMENT))
