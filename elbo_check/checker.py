@@ -182,7 +182,7 @@ class Checker:
         cap_message: str,
     ) -> StepResult:
         reason = f"not proved: {decision.reason}"
-        if "converges" in decision.reason:
+        if decision.may_diverge:
             # a possibly divergent integral makes both sides possibly undefined
             return _result(step, Verdict.UNDECIDED, "none", start, reason)
         try:

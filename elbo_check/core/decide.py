@@ -78,6 +78,8 @@ class Decision:
     reason: str = ""
     facts: tuple[str, ...] = ()
     schemas: tuple[str, ...] = ()
+    #: an integral of the step is not known to converge: both sides may be undefined
+    may_diverge: bool = False
 
 
 def jacobian(cov: ChangeOfVariables) -> sp.Expr | str:
@@ -228,7 +230,9 @@ class Core:
                 if integral.atoms(AppliedUndef) and not adm.integrable:
                     hint = "; cite the integrability side condition (elbo_check.vocab.INTEGRABILITY) if it holds"
                 shown = _short(integrals[integral])
-                return Decision(False, reason=f"cannot show that {shown} converges{hint}")
+                return Decision(
+                    False, reason=f"cannot show that {shown} converges{hint}", may_diverge=True
+                )
         reducer = Reducer(rewrite=apply, integrable=adm.integrable)
         if step.relation == "=":
             return _equal(lhs - rhs, reducer)
