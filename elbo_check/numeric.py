@@ -34,6 +34,9 @@ __all__ = ["NumericOutcome", "compare", "sample_points"]
 DPS = 40
 #: relative disagreement that counts as a real mismatch (far above any rounding)
 MISMATCH = sp.Float("1e-10", DPS)
+#: relative disagreement that refutes when both sides are certified to DPS digits
+#: (``evalf(strict=True)`` guarantees them; 1e-30 leaves ten digits of margin)
+CERTIFIED_GAP = sp.Float("1e-30", DPS)
 
 
 @dataclass(frozen=True)
@@ -165,11 +168,12 @@ def _certified_mismatch(
     values = []
     for dps in (DPS, 2 * DPS):
         a, b = _evaluate(lhs, point, dps), _evaluate(rhs, point, dps)
-        if a is None or b is None or not _violates(a, b, relation, MISMATCH):
+        if a is None or b is None or not _violates(a, b, relation, CERTIFIED_GAP):
             return None
         values.append((a, b))
     (a1, b1), (a2, b2) = values
-    if _relative_gap(a1, a2) > MISMATCH / 1000 or _relative_gap(b1, b2) > MISMATCH / 1000:
+    agree = CERTIFIED_GAP / 1000
+    if _relative_gap(a1, a2) > agree or _relative_gap(b1, b2) > agree:
         return None
     return a2, b2
 
@@ -215,7 +219,7 @@ def compare(
                 )
             inconclusive += 1
             continue
-        if _violates(a, b, relation, MISMATCH):
+        if _violates(a, b, relation, MISMATCH if uncertified else CERTIFIED_GAP):
             confirmed = None if uncertified else _certified_mismatch(lhs, rhs, point, relation)
             if confirmed is not None:
                 return NumericOutcome(
@@ -227,8 +231,8 @@ def compare(
                     _direction(confirmed[0], confirmed[1], relation),
                 )
             inconclusive += 1
-        elif _violates(a, b, relation, agree_tol):
-            inconclusive += 1
+        elif _violates(a, b, relation, agree_tol if relation == "=" else sp.Float(0)):
+            inconclusive += 1  # an order that fails by a hair is never evidence for it
         else:
             agreed += 1
     if agreed == 0:

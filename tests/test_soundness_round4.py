@@ -272,3 +272,12 @@ def test_an_instance_changes_a_premise_buried_two_lemmas_deep() -> None:
     instance = instantiate(outer.as_lemma(), {a: sp.Integer(2)})
     # log 2 + b = b is false: the premise "a is one" says nothing about 2
     assert _step(sp.log(2) + b, b, instance) is not Verdict.PROVED
+
+
+def test_the_sign_of_a_numeric_constant_is_never_decided_by_evaluation() -> None:
+    zero = inequality("zero", sp.Integer(0), "0 >= 0")
+    ramanujan = sp.exp(sp.pi * sp.sqrt(163))  # 262537412640768744 - 7.5e-13
+    # true, but only numerics can tell: never proved
+    assert _step(ramanujan, 262537412640768744, zero, "<=") is not Verdict.PROVED
+    # false by 7.5e-13 at 2.6e17: certified at 40 and 80 digits, so refuted
+    assert _step(ramanujan, 262537412640768744, zero, ">=") is Verdict.REFUTED

@@ -27,6 +27,8 @@ from collections.abc import Callable
 
 import sympy as sp
 
+from elbo_check.core.fragment import fact
+
 __all__ = ["MONOTONE", "NonNegative", "canonical_zero", "merge_integrals"]
 
 MONOTONE = "monotonicity of the integral"
@@ -92,7 +94,7 @@ class NonNegative:
     def prove(self, expr: sp.Expr, depth: int = 3) -> bool:
         """Is ``expr >= 0`` provable within ``depth`` nested structural steps?"""
         for form in _forms(expr):
-            if form == 0 or (not form.has(sp.Integral) and form.is_nonnegative is True):
+            if form == 0 or (not form.has(sp.Integral) and fact(form, "nonnegative") is True):
                 return True
             if self._by_schema(form, depth) or self._by_structure(form, depth):
                 return True
@@ -117,7 +119,7 @@ class NonNegative:
             return False
         if isinstance(form, sp.Integral):
             ordered = all(
-                len(lim) == 3 and (lim[2] - lim[1]).is_extended_nonnegative is True
+                len(lim) == 3 and fact(lim[2] - lim[1], "extended_nonnegative") is True
                 for lim in form.limits
             )
             if ordered and self.prove(sp.factor_terms(form.function), depth - 1):
@@ -125,7 +127,7 @@ class NonNegative:
                 return True
             return False
         if isinstance(form, sp.Mul):
-            positive = [a for a in form.args if not a.has(sp.Integral) and a.is_positive is True]
+            positive = [a for a in form.args if not a.has(sp.Integral) and fact(a, "positive") is True]
             if positive:
                 rest = sp.Mul(*(a for a in form.args if a not in positive))
                 return self.prove(rest, depth - 1)

@@ -37,6 +37,7 @@ from sympy.core.function import AppliedUndef
 from elbo_check.core.algebra import NonNegative, canonical_zero, merge_integrals
 from elbo_check.core.fragment import (
     check_names_and_assumptions,
+    fact,
     fragment_violation,
     is_real_valued,
     short,
@@ -100,12 +101,12 @@ def jacobian(cov: ChangeOfVariables) -> sp.Expr | str:
     if jac.has(*news):
         return f"the map {maps} is not affine in {news}"
     offsets = [m.xreplace(dict.fromkeys(news, sp.Integer(0))) for m in maps]
-    if not all(e.is_real is True for e in [*jac, *offsets]):
+    if not all(fact(e, "real") is True for e in [*jac, *offsets]):
         return f"cannot prove the map {maps} is real"
     det = sp.factor(jac.det())
-    if det.is_positive is True:
+    if fact(det, "positive") is True:
         return det
-    if det.is_negative is True:
+    if fact(det, "negative") is True:
         return -det
     return f"cannot prove the Jacobian determinant {det} is non-zero with a known sign"
 
@@ -401,7 +402,7 @@ def _head_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:
         for key in ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer"):
             if getattr(type(lhs), f"is_{key}", None) is not True:
                 continue
-            holds = is_real_valued(meaning) if key == "real" else getattr(meaning, f"is_{key}") is True
+            holds = is_real_valued(meaning) if key == "real" else fact(meaning, key) is True
             if not holds:
                 return f"{type(lhs).__name__} is declared {key}, but {_short(rhs)} is not provably {key}"
     return _head_shape_refusal(lhs, rhs)

@@ -41,6 +41,7 @@ from elbo_check.errors import DerivationError
 __all__ = [
     "ASSUMPTION_KEYS",
     "check_names_and_assumptions",
+    "fact",
     "fragment_violation",
     "is_real_valued",
     "short",
@@ -194,6 +195,34 @@ def _class_violation(cls: type) -> str | None:
     return None
 
 
+def fact(expr: sp.Basic, key: str) -> bool | None:
+    """``expr.is_<key>``, unless deciding it would take numerics.
+
+    sympy decides the sign of a numeric constant such as ``exp(pi*sqrt(163)) -
+    262537412640768744`` by evaluating it.  Numbers never prove, so where a
+    sum of numbers that is not itself a rational number occurs, the answer is
+    "unknown" (None).
+
+    >>> fact(sp.pi, "positive"), fact(sp.E - 2, "positive")
+    (True, None)
+    """
+    if _numeric_sum(expr):
+        return None
+    value = getattr(expr, f"is_{key}", None)
+    return value if isinstance(value, bool) else None
+
+
+def _numeric_sum(expr: sp.Basic) -> bool:
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, sp.Add) and node.is_number and not node.is_Rational:
+            return True
+        if isinstance(node, sp.Basic):
+            stack.extend(node.args)
+    return False
+
+
 def is_real_valued(expr: sp.Basic, scope: frozenset[sp.Symbol] = frozenset()) -> bool:
     """Is ``expr`` (a fragment expression) real for every value of its real symbols?
 
@@ -222,9 +251,9 @@ def is_real_valued(expr: sp.Basic, scope: frozenset[sp.Symbol] = frozenset()) ->
         base, power = expr.args
         if not (is_real_valued(base, scope) and is_real_valued(power, scope)):
             return False
-        return power.is_integer is True or base.is_nonnegative is True
+        return fact(power, "integer") is True or fact(base, "nonnegative") is True
     if isinstance(expr, sp.log):
-        return is_real_valued(expr.args[0], scope) and expr.args[0].is_positive is True
+        return is_real_valued(expr.args[0], scope) and fact(expr.args[0], "positive") is True
     if isinstance(expr, AppliedUndef) or _is_opaque(expr):
         return expr.is_real is True
     return False

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from elbo_check.core.fragment import fact
+
 __all__ = ["FACTS", "MAX_DEGREE", "Reducer", "converges", "normal_moment"]
 
 #: highest polynomial degree the Gaussian move accepts (bounds the work)
@@ -77,7 +79,7 @@ def normal_moment(n: int) -> sp.Integer:
 
 def _positive(expr: sp.Expr) -> sp.Expr | None:
     for form in (expr, sp.cancel(expr), sp.factor(expr)):
-        if form.is_positive is True:
+        if fact(form, "positive") is True:
             return form
     return None
 
@@ -156,7 +158,7 @@ def _bounded_polynomial(term: sp.Expr, limits: tuple[tuple[sp.Basic, ...], ...])
         for bound in (lo, hi):
             if bound.has(sp.oo, -sp.oo, sp.zoo) or not all(bound.is_polynomial(v) for v in outer):
                 return False
-            if bound.is_real is not True and not (bound.free_symbols & set(outer)):
+            if fact(bound, "real") is not True and not (bound.free_symbols & set(outer)):
                 return False
     return True
 

@@ -26,7 +26,7 @@ from typing import Any
 import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
 
-from elbo_check.core.fragment import ASSUMPTION_KEYS
+from elbo_check.core.fragment import ASSUMPTION_KEYS, fact
 
 __all__ = ["concrete", "describe_mapping", "instance_violation", "lemma_statement", "substitute"]
 
@@ -48,7 +48,7 @@ def _lacks(old: Any, value: Any) -> str | None:
     if not isinstance(value, sp.Expr):
         return f"{old} must be replaced by a sympy expression, got {value!r}"
     for key in _declared(old):
-        if getattr(value, f"is_{key}") is not True:
+        if fact(value, key) is not True:
             return f"{old} is declared {key}, but its replacement {value} is not provably {key}"
     return None
 

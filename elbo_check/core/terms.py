@@ -29,7 +29,7 @@ from collections.abc import Iterable
 
 import sympy as sp
 
-from elbo_check.core.fragment import ASSUMPTION_KEYS
+from elbo_check.core.fragment import ASSUMPTION_KEYS, fact
 
 __all__ = [
     "alpha_normalize",
@@ -69,14 +69,10 @@ def range_assumptions(lo: sp.Expr, hi: sp.Expr) -> dict[str, bool]:
     {'real': True}
     """
     out = {"real": True}
-    if lo.is_extended_positive and hi.is_extended_positive:
-        out["positive"] = True
-    elif lo.is_extended_nonnegative and hi.is_extended_nonnegative:
-        out["nonnegative"] = True
-    elif lo.is_extended_negative and hi.is_extended_negative:
-        out["negative"] = True
-    elif lo.is_extended_nonpositive and hi.is_extended_nonpositive:
-        out["nonpositive"] = True
+    for key in ("positive", "nonnegative", "negative", "nonpositive"):
+        if fact(lo, f"extended_{key}") and fact(hi, f"extended_{key}"):
+            out[key] = True
+            break
     return out
 
 
@@ -195,7 +191,7 @@ def _verified_match(node: sp.Expr, lhs: sp.Expr, bound_in_lhs: set[sp.Symbol]) -
         if value.free_symbols & bound_in_lhs:
             return None  # the value would escape its binder
         for key, wanted in _declared_keys(wild):
-            if getattr(value, f"is_{key}", None) is not wanted:
+            if fact(value, key) is not wanted:
                 return None
     if lhs.xreplace(found) != node:
         return None  # the matcher's answer does not reproduce the node
