@@ -20,6 +20,7 @@ MODULES = [
     "elbo_check.core.fragment",
     "elbo_check.core.integrals",
     "elbo_check.core.lemmas",
+    "elbo_check.core.premises",
     "elbo_check.core.terms",
     "elbo_check.ledger",
     "elbo_check.vocab",

@@ -7,6 +7,7 @@ Read these files to trust the tool (see ``docs/soundness.md``):
 * :mod:`~elbo_check.core.algebra`: canonical zero and non-negativity;
 * :mod:`~elbo_check.core.integrals`: convergence and the integral moves;
 * :mod:`~elbo_check.core.lemmas`: lemma instances, re-derived;
+* :mod:`~elbo_check.core.premises`: definitions, and the hypotheses of lemma instances;
 * :mod:`~elbo_check.core.decide`: the door, :meth:`Core.decide`.
 
 Everything else in elbo-check (numerics, ``simplify``, rendering) proposes,

@@ -43,7 +43,19 @@ from elbo_check.core.fragment import (
     short,
 )
 from elbo_check.core.integrals import Reducer, converges
-from elbo_check.core.lemmas import instance_violation, lemma_statement, substitute
+from elbo_check.core.lemmas import lemma_statement
+from elbo_check.core.premises import (
+    check_definitions,
+    check_rule_names,
+    cited,
+    definition_head,
+    definition_refusal,
+    hypotheses,
+    rule_data,
+    same,
+    same_data,
+    show_data,
+)
 from elbo_check.core.terms import (
     alpha_normalize,
     bound_prefix,
@@ -155,8 +167,8 @@ class Core:
         derivation.freeze()
         derivation.validate()
         check_names_and_assumptions(_all_expressions(derivation, set()))
-        _check_rule_names(derivation, set(), {})
-        _check_definitions(derivation)
+        check_rule_names(derivation, set(), {})
+        check_definitions(derivation)
         self._prepared[id(derivation)] = derivation
 
     # -- one step -----------------------------------------------------------
@@ -328,7 +340,7 @@ class Core:
             return made
         relation, a, b = made
         expected = (a, b, None) if relation == "=" else (None, None, a)
-        if not all(_same(x, y) for x, y in zip((rule.lhs, rule.rhs, rule.nonneg), expected, strict=True)) or (
+        if not all(same(x, y) for x, y in zip((rule.lhs, rule.rhs, rule.nonneg), expected, strict=True)) or (
             rule.extra or rule.cov
         ):
             return f"its statement is not the conclusion of derivation {derivation.name!r}"
@@ -336,15 +348,15 @@ class Core:
             return f"lemma {derivation.name!r} is circular here"
         if not self.derivation_proved(derivation):
             return f"lemma {derivation.name!r} is not proved"
-        available = _rule_data(_cited(context)) if context is not None else []
+        available = rule_data(cited(context)) if context is not None else []
         changed = hypotheses(derivation, origin.mapping)
         if isinstance(changed, str):
             return changed
         for name, data in changed:
-            if not any(_same_data(data, other) for other in available):
+            if not any(same_data(data, other) for other in available):
                 return (
                     f"instantiating lemma {derivation.name!r} changes its hypothesis {name!r}; "
-                    f"cite the instance ({_show_data(data)})"
+                    f"cite the instance ({show_data(data)})"
                 )
         return ""
 
@@ -361,253 +373,6 @@ def differentiate(expr: sp.Expr) -> sp.Expr:
         lambda e: isinstance(e, sp.Derivative) and not e.has(sp.Integral),
         lambda e: e.doit(deep=False),
     )
-
-
-def definition_refusal(rule: Rule) -> str:
-    """A definition introduces a name: its head is a symbol or an uninterpreted function
-    applied to pattern variables, absent from its meaning, with consistent assumptions.
-    It states nothing else, and its schemas for one head never overlap."""
-    if not rule.patterns or rule.nonneg is not None or rule.cov is not None:
-        return "a definition holds equality schemas only (an inequality or a substitution is an axiom)"
-    for lhs, rhs in rule.patterns:
-        why = _head_refusal(lhs, rhs)
-        if why:
-            return why
-    for i, (a, _) in enumerate(rule.patterns):
-        for b, _ in rule.patterns[i + 1 :]:
-            if definition_head(a) == definition_head(b) and _may_overlap(a, b):
-                return f"two schemas of the definition could both match {_short(a)}"
-    return ""
-
-
-def _may_overlap(a: sp.Expr, b: sp.Expr) -> bool:
-    """Could one argument list match both heads' patterns?  Only a Tuple of another
-    length, or a Tuple against a pattern variable that admits only real values, rules it out."""
-    if isinstance(a, sp.Symbol) or isinstance(b, sp.Symbol) or len(a.args) != len(b.args):
-        return isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol)
-    for x, y in zip(a.args, b.args, strict=True):
-        if isinstance(x, sp.Tuple) and isinstance(y, sp.Tuple) and len(x) != len(y):
-            return False
-        for tup, other in ((x, y), (y, x)):
-            if isinstance(tup, sp.Tuple) and isinstance(other, sp.Wild) and _wild_keys(other).get("real"):
-                return False
-    return True
-
-
-def _head_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:
-    if isinstance(lhs, sp.Function) and not isinstance(lhs, sp.Wild):
-        # what the head is declared to be must hold of the meaning for every argument
-        dummies = {w: sp.Dummy(w.name, **_wild_keys(w)) for w in lhs.atoms(sp.Wild)}
-        meaning = rhs.xreplace(dummies)
-        for key in ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer"):
-            if getattr(type(lhs), f"is_{key}", None) is not True:
-                continue
-            holds = is_real_valued(meaning) if key == "real" else fact(meaning, key) is True
-            if not holds:
-                return f"{type(lhs).__name__} is declared {key}, but {_short(rhs)} is not provably {key}"
-    return _head_shape_refusal(lhs, rhs)
-
-
-def _wild_keys(wild: sp.Wild) -> dict[str, bool]:
-    given = getattr(wild, "_assumptions_orig", {})
-    return {k: v for k, v in given.items() if k != "commutative" and isinstance(v, bool)}
-
-
-def definition_head(lhs: sp.Expr) -> object:
-    """What a definition defines: the symbol, or the function class."""
-    return lhs if isinstance(lhs, sp.Symbol) else type(lhs)
-
-
-def _head_shape_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:
-    if isinstance(lhs, sp.Symbol) and not isinstance(lhs, sp.Wild):
-        for key in ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer"):
-            if getattr(lhs, f"is_{key}") is not True:
-                continue
-            holds = is_real_valued(rhs) if key == "real" else getattr(rhs, f"is_{key}") is True
-            if not holds:
-                return f"the defined symbol {lhs} is declared {key}, but {_short(rhs)} is not provably {key}"
-        return f"the definition of {lhs} is circular" if rhs.has(lhs) else ""
-    args = list(lhs.args) if isinstance(lhs, sp.Function) else []
-    flat = [a for arg in args for a in (arg.args if isinstance(arg, sp.Tuple) else (arg,))]
-    head_ok = (
-        isinstance(lhs, sp.Function)
-        and (isinstance(lhs, AppliedUndef) or getattr(type(lhs), "opaque", False) is True)
-        and all(isinstance(a, sp.Wild) for a in flat)
-    )
-    if not head_ok:
-        return (
-            "a definition must name a symbol or an uninterpreted function of pattern "
-            f"variables, not {_short(lhs)}"
-        )
-    return f"the definition of {lhs.func} is circular" if rhs.atoms(lhs.func) else ""
-
-
-def _check_definitions(derivation: Derivation) -> None:
-    """One definition per name, and no name defined (even indirectly) through itself."""
-    meaning: dict[object, tuple[str, list[sp.Expr]]] = {}
-    for rule in _reachable_rules(derivation, set()):
-        if rule.kind != "definition":
-            continue
-        heads = {definition_head(lhs) for lhs, _ in rule.patterns}
-        for head in heads:
-            seen = meaning.get(head)
-            if seen is not None and seen[0] != rule.name:
-                raise DerivationError(
-                    f"{head} is defined twice, by {seen[0]!r} and {rule.name!r}: a definition "
-                    "introduces a new name once"
-                )
-            body = [rhs for lhs, rhs in rule.patterns if definition_head(lhs) == head]
-            meaning.setdefault(head, (rule.name, body))
-    # a cycle through the definitions would let a name mean two things
-    def uses(head: object) -> set[object]:
-        body = meaning[head][1]
-        return {
-            h
-            for h in meaning
-            if any(b.has(h) if isinstance(h, sp.Symbol) else bool(b.atoms(h)) for b in body)
-        }
-
-    for start in meaning:
-        stack, reached = list(uses(start)), set()
-        while stack:
-            head = stack.pop()
-            if head == start:
-                raise DerivationError(f"the definitions of {start} are circular")
-            if head not in reached:
-                reached.add(head)
-                stack.extend(uses(head))
-
-
-def _reachable_rules(derivation: Derivation, seen: set[int]) -> list[Rule]:
-    if id(derivation) in seen:
-        return []
-    seen.add(id(derivation))
-    out: list[Rule] = []
-    for rule in _cited(derivation):
-        out.append(rule)
-        if rule.kind == "lemma" and rule.origin is not None:
-            out += _reachable_rules(rule.origin.derivation, seen)
-    return out
-
-
-def _cited(derivation: Derivation | None) -> list[Rule]:
-    if derivation is None:
-        return []
-    return [*derivation.assumptions, *(r for s in derivation.steps for r in s.rules)]
-
-
-_RuleData = tuple[tuple[tuple[sp.Expr, sp.Expr], ...], sp.Expr | None, tuple | None]
-
-
-def _data(rule: Rule) -> _RuleData:
-    cov = None if rule.cov is None else (rule.cov.olds, rule.cov.news, rule.cov.maps)
-    return (rule.patterns, rule.nonneg, cov)
-
-
-def _rule_data(rules: Iterable[Rule]) -> list[_RuleData]:
-    """What axioms, definitions and inequalities state (the rules that may discharge a
-    lemma's hypotheses; a lemma never discharges one, not even its own instance)."""
-    return [_data(r) for r in rules if r.kind in ("axiom", "definition", "inequality")]
-
-
-def _same_data(a: _RuleData, b: _RuleData) -> bool:
-    (pa, na, ca), (pb, nb, cb) = a, b
-    if len(pa) != len(pb) or ca != cb or not _same(na, nb):
-        return False
-    return all(
-        _same(alpha_normalize(x), alpha_normalize(y))
-        for (la, ra), (lb, rb) in zip(pa, pb, strict=True)
-        for x, y in ((la, lb), (ra, rb))
-    )
-
-
-def _show_data(data: _RuleData) -> str:
-    patterns, nonneg, cov = data
-    parts = [f"{_short(a)} → {_short(b)}" for a, b in patterns]
-    if nonneg is not None:
-        parts.append(f"{_short(nonneg)} ≥ 0")
-    if cov is not None:
-        parts.append(f"substitute {cov[0]} = {cov[2]}")
-    return "; ".join(parts)
-
-
-def hypotheses(derivation: Derivation, mapping: tuple) -> list[tuple[str, _RuleData]] | str:
-    """The premises of ``derivation`` (transitively) that ``mapping`` changes.
-
-    A lemma holds for every value of a symbol only where no axiom, definition
-    or inequality it rests on mentions that symbol; otherwise its instance
-    holds only together with the instance of that premise, which must be cited.
-
-    >>> import sympy as sp
-    >>> from elbo_check.rules import definition
-    >>> s = sp.Symbol("s", positive=True); k = sp.Symbol("K", real=True)
-    >>> d = Derivation("k").start(k).equals(sp.log(s), by=definition("K", k, sp.log(s)))
-    >>> hypotheses(d, ((k, s**2),))
-    [('K', (((s**2, log(s)),), None, None))]
-    """
-    if not mapping:
-        return []
-    out = []
-    for name, data in _premises(derivation, frozenset()):
-        exprs = [e for pair in data[0] for e in pair] + ([data[1]] if data[1] is not None else [])
-        for old, new in mapping:
-            why = instance_violation(old, new, exprs)
-            if why is not None:
-                return f"in its premise {name!r}: {why}"
-        moved = _substitute_data(data, mapping)
-        if not _same_data(moved, data):
-            out.append((name, moved))
-    return out
-
-
-def _premises(derivation: Derivation, seen: frozenset[int]) -> list[tuple[str, _RuleData]]:
-    """Every axiom, definition and inequality a derivation rests on, through its lemmas
-    (each as instantiated on the way)."""
-    if id(derivation) in seen:
-        return []
-    out: list[tuple[str, _RuleData]] = []
-    for rule in _cited(derivation):
-        if rule.kind == "lemma" and rule.origin is not None:
-            inner = rule.origin
-            for name, data in _premises(inner.derivation, seen | {id(derivation)}):
-                out.append((name, _substitute_data(data, inner.mapping)))
-        elif rule.kind != "side-condition":
-            out.append((rule.name, _data(rule)))
-    return out
-
-
-def _substitute_data(data: _RuleData, mapping: tuple) -> _RuleData:
-    patterns, nonneg, cov = data
-    subst = [(substitute(a, mapping), substitute(b, mapping)) for a, b in patterns]
-    moved_cov = None if cov is None else tuple(tuple(substitute(e, mapping) for e in part) for part in cov)
-    return (tuple(subst), None if nonneg is None else substitute(nonneg, mapping), moved_cov)
-
-
-def _check_rule_names(derivation: Derivation, seen: set[int], names: dict[str, _RuleData]) -> None:
-    """Two different rules sharing a name (anywhere a derivation reaches) are a usage error."""
-    if id(derivation) in seen:
-        return
-    seen.add(id(derivation))
-    for rule in _cited(derivation):
-        data = _data(rule)
-        other = names.setdefault(rule.name, data)
-        if other is not data and not _same_data(other, data) and rule.kind != "lemma":
-            raise DerivationError(
-                f"two different rules are named {rule.name!r}; give each rule its own name"
-            )
-        if rule.kind == "lemma" and rule.origin is not None:
-            _check_rule_names(rule.origin.derivation, seen, names)
-
-
-def _same(a: sp.Expr | None, b: sp.Expr | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    if a == b:
-        return True
-    try:
-        return bool(sp.expand(a - b) == 0)
-    except Exception:  # matrices, odd objects: not provably the same
-        return False
 
 
 def _equal(diff: sp.Expr, reducer: Reducer) -> Decision:

@@ -155,7 +155,7 @@ def _bound_symbols(expr: sp.Basic) -> list[sp.Symbol]:
         if isinstance(e, sp.Integral):
             found.update(v for v in e.variables if isinstance(v, sp.Symbol))
         elif isinstance(e, sp.Function) and type(e).__name__ == "KL" and len(e.args) == 3:
-            found.update(a for a in sp.sympify(e.args[2]).atoms(sp.Symbol))
+            found.update(e.args[2].atoms(sp.Symbol))  # a sympy Symbol or Tuple, never text
     return sorted(found, key=str)
 
 
