@@ -199,28 +199,75 @@ def fact(expr: sp.Basic, key: str) -> bool | None:
     """``expr.is_<key>``, unless deciding it would take numerics.
 
     sympy decides the sign of a numeric constant such as ``exp(pi*sqrt(163)) -
-    262537412640768744`` by evaluating it.  Numbers never prove, so where a
-    sum of numbers that is not itself a rational number occurs, the answer is
-    "unknown" (None).
+    262537412640768744`` by evaluating it.  Numbers never prove, so wherever a
+    constant occurs whose sign is not evident from its structure (a rational,
+    pi, E, exp of a real, a positive base to a real power, products, sums of
+    one sign, the log of a rational), the answer is "unknown" (None).
 
     >>> fact(sp.pi, "positive"), fact(sp.E - 2, "positive")
     (True, None)
+    >>> fact(sp.log(sp.exp(sp.pi) / 23), "negative") is None
+    True
     """
-    if _numeric_sum(expr):
+    if _unevident_constant(expr):
         return None
     value = getattr(expr, f"is_{key}", None)
     return value if isinstance(value, bool) else None
 
 
-def _numeric_sum(expr: sp.Basic) -> bool:
+def _unevident_constant(expr: sp.Basic) -> bool:
+    """Does ``expr`` hold a constant (no free symbols) whose sign its structure does not show?"""
     stack = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, sp.Add) and node.is_number and not node.is_Rational:
-            return True
-        if isinstance(node, sp.Basic):
-            stack.extend(node.args)
+        if not isinstance(node, sp.Basic) or isinstance(node, (sp.Symbol, sp.Tuple)):
+            continue
+        if isinstance(node, sp.Expr) and not node.free_symbols and not node.is_Rational:
+            if _sign(node) is None:
+                return True
+            continue
+        stack.extend(node.args)
     return False
+
+
+def _sign(n: sp.Expr) -> int | None:
+    """-1, 0 or 1 for a constant whose sign its structure shows; None otherwise."""
+    if n.is_Rational:
+        return int(bool(n > 0)) - int(bool(n < 0))
+    if n in (sp.pi, sp.E, sp.oo):
+        return 1
+    if n == -sp.oo:
+        return -1
+    if isinstance(n, sp.exp):
+        return 1 if _sign(n.args[0]) is not None else None
+    if isinstance(n, sp.Pow):
+        base, power = n.args
+        sb, sp_ = _sign(base), _sign(power)
+        if sb == 1 and sp_ is not None:
+            return 1
+        if sb is not None and power.is_Integer:
+            return sb ** int(power) if sb != 0 or power > 0 else None
+        return None
+    if isinstance(n, sp.Mul):
+        factors = [_sign(a) for a in n.args]
+        if any(s is None for s in factors):
+            return None
+        out = 1
+        for s in factors:
+            out *= s  # type: ignore[operator]
+        return out
+    if isinstance(n, sp.Add):
+        signs = {_sign(a) for a in n.args}
+        if None in signs or (1 in signs and -1 in signs):
+            return None
+        return 1 if 1 in signs else (-1 if -1 in signs else 0)
+    if isinstance(n, sp.log) and n.args[0].is_Rational and n.args[0] > 0:
+        a = n.args[0]
+        return int(bool(a > 1)) - int(bool(a < 1))
+    if isinstance(n, sp.Abs):
+        s = _sign(n.args[0])
+        return None if s is None else abs(s)
+    return None
 
 
 def is_real_valued(expr: sp.Basic, scope: frozenset[sp.Symbol] = frozenset()) -> bool:
