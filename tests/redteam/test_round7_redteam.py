@@ -21,6 +21,7 @@ from sympy.core.cache import clear_cache
 
 from elbo_check import Derivation
 from elbo_check.core.fragment import fact
+from elbo_check.rules import axiom, definition
 
 x = sp.Symbol("x", real=True)
 s = sp.Symbol("s", positive=True)
@@ -109,4 +110,35 @@ NUMERIC = [
 
 @pytest.mark.parametrize(("expect", "thunk"), cases(NUMERIC))
 def test_certified_refutation_on_huge_arguments(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# Rewriting inside Derivative nodes (held)
+# ---------------------------------------------------------------------------
+p = sp.Symbol("p", positive=True)
+K = sp.Symbol("K", real=True)
+g = sp.Function("g")
+V = sp.Wild("v")
+G_SQ = definition("g", g(V), V**2)
+K_LOG_P = definition("K", K, sp.log(p))
+
+DERIVATIVES = [
+    ("d/ds g(s) = 2s with g(v) := v^2", "true", lambda: first(eq("a", sp.Derivative(g(s), s), 2 * s, by=G_SQ))),
+    ("d/ds g(s) = s^2 is not proved", "false", lambda: first(eq("a", sp.Derivative(g(s), s), s**2, by=G_SQ))),
+    ("d2/ds dp (p g(s)) = 0 is not proved", "false",
+     lambda: first(eq("a", sp.Derivative(g(s) * p, s, p), 0, by=G_SQ))),
+    ("d2/ds dp (p g(s)) = 2s", "true", lambda: first(eq("a", sp.Derivative(g(s) * p, s, p), 2 * s, by=G_SQ))),
+    ("nested d/ds d/ds (K s) = K is not proved", "false",
+     lambda: first(eq("a", sp.Derivative(sp.Derivative(K * s, s), s), K, by=K_LOG_P))),
+    ("d2/ds2 (K s^2) = 2K", "true", lambda: first(eq("a", sp.Derivative(K * s**2, (s, 2)), 2 * K, by=K_LOG_P))),
+    ("d2/ds2 (K s^2) = K is not proved", "false",
+     lambda: first(eq("a", sp.Derivative(K * s**2, (s, 2)), K, by=K_LOG_P))),
+    ("d2/ds dp (p s) = 0 under the axiom p = 1 is not proved", "false",
+     lambda: first(eq("a", sp.Derivative(p * s, s, p), 0, by=axiom("p one", p, sp.Integer(1))))),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(DERIVATIVES))
+def test_rewriting_inside_derivatives(expect, thunk):
     run_case(expect, thunk)
