@@ -15,6 +15,7 @@ import types
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from elbo_check import evidence
 from elbo_check.evidence import (
@@ -161,7 +162,6 @@ def _fake_derivation(monkeypatch: pytest.MonkeyPatch, name: str, expr: object) -
 
 
 def _univariate_expr(shift: int = 0) -> object:
-    sp = pytest.importorskip("sympy")
     m1, m2 = sp.symbols("M1 M2", real=True)
     s1, s2 = sp.symbols("S1 S2", positive=True)
     return sp.log(s2 / s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - sp.Rational(1, 2) + shift
@@ -170,7 +170,6 @@ def _univariate_expr(shift: int = 0) -> object:
 def test_derivation_closed_forms_are_lambdified_when_present(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sp = pytest.importorskip("sympy")
     _fake_derivation(monkeypatch, "derivations.gaussian_kl_univariate", _univariate_expr())
     mu, sigma = sp.symbols("MU", real=True), sp.symbols("SIGMA", positive=True)
     standard = -sp.log(sigma) + (sigma**2 + mu**2) / 2 - sp.Rational(1, 2)
@@ -184,7 +183,6 @@ def test_derivation_closed_forms_are_lambdified_when_present(
 def test_diagonal_and_full_covariance_builders_are_used_when_present(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sp = pytest.importorskip("sympy")
     mus = sp.symbols("mu1:4", real=True)
     sigmas = sp.symbols("sigma1:4", positive=True)
 
@@ -226,7 +224,6 @@ def test_a_wrong_derivation_closed_form_fails(monkeypatch: pytest.MonkeyPatch) -
 def test_a_closed_form_in_unexpected_symbols_falls_back_and_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sp = pytest.importorskip("sympy")
     _fake_derivation(monkeypatch, "derivations.gaussian_kl_univariate", sp.Symbol("mu_q") ** 2)
     (line,) = collect_evidence("gaussian-kl-univariate")
     assert "unexpected symbols ['mu_q']" in line.source
@@ -236,7 +233,6 @@ def test_a_closed_form_in_unexpected_symbols_falls_back_and_says_so(
 def test_a_closed_form_that_cannot_be_evaluated_fails_instead_of_raising(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sp = pytest.importorskip("sympy")
     m1 = sp.Symbol("M1", real=True)
     _fake_derivation(monkeypatch, "derivations.gaussian_kl_univariate", sp.log(m1 - 1))
     (line,) = collect_evidence("gaussian-kl-univariate")  # log of a negative number
