@@ -20,6 +20,7 @@ from _zbudget import ZBudget
 from scipy import stats
 
 from elbo_check import mc
+from elbo_check.mc import _plan, _runners
 from elbo_check.errors import EvidenceError, UsageError
 from elbo_check.mc import (
     DistributionTypeError,
@@ -172,13 +173,13 @@ def test_memory_stays_flat_because_draws_come_in_bounded_chunks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sizes: list[int] = []
-    real = mc._moments
+    real = _plan._moments
 
     def spy(units: np.ndarray) -> np.ndarray:
         sizes.append(units.shape[0])
         return real(units)
 
-    monkeypatch.setattr(mc, "_moments", spy)
+    monkeypatch.setattr(_plan, "_moments", spy)
     est = kl_mc(stats.norm(0.2, 0.9), stats.norm(), 10_500, seed=5, chunk_size=1_000)
     assert sizes == [1_000] * 10 + [500]
     assert est.n == 10_500
@@ -188,8 +189,8 @@ def test_chunked_statistics_equal_the_single_chunk_statistics_of_the_same_draws(
     rows = np.random.default_rng(0).standard_normal((1_000, 3))
     merged = np.zeros(1 + 3 + 9)
     for block in np.array_split(rows, 7):
-        merged = mc._merge(merged, mc._moments(block), 3)
-    np.testing.assert_allclose(merged, mc._moments(rows), rtol=1e-12, atol=1e-10)
+        merged = _plan._merge(merged, _plan._moments(block), 3)
+    np.testing.assert_allclose(merged, _plan._moments(rows), rtol=1e-12, atol=1e-10)
 
 
 @pytest.mark.dask
@@ -231,7 +232,7 @@ def test_progress_bar_is_shown_when_asked(capsys: pytest.CaptureFixture[str]) ->
 def test_progress_bar_is_silent_when_stderr_is_not_a_terminal(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(mc, "_PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(_runners, "_PROGRESS_AFTER_S", 0.0)
     kl_mc(stats.norm(), stats.norm(0.5), 4_000, seed=1, chunk_size=1_000)
     assert capsys.readouterr().err == ""
 
@@ -244,10 +245,10 @@ def test_progress_bar_appears_on_a_terminal_only_for_long_runs(
             return True
 
     fake = Terminal()
-    monkeypatch.setattr(mc.sys, "stderr", fake)
+    monkeypatch.setattr(_runners.sys, "stderr", fake)
     kl_mc(stats.norm(), stats.norm(0.5), 4_000, seed=1, chunk_size=1_000)
     assert fake.getvalue() == ""  # projected well under a second
-    monkeypatch.setattr(mc, "_PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(_runners, "_PROGRESS_AFTER_S", 0.0)
     kl_mc(stats.norm(), stats.norm(0.5), 4_000, seed=1, chunk_size=1_000)
     assert "kl_mc" in fake.getvalue()
 
