@@ -21,6 +21,7 @@ import sympy as sp
 
 from derivations import kl_nonnegative
 from elbo_check import Derivation
+from elbo_check.evidence.elbo_bounds import ELBO_DECOMPOSITION
 from elbo_check.rules import instantiate
 from elbo_check.vocab import (
     ABSOLUTE_CONTINUITY,
@@ -40,7 +41,7 @@ from elbo_check.vocab import (
     z,
 )
 
-__all__ = ["DERIVATION", "GIBBS_AT_POSTERIOR"]
+__all__ = ["DERIVATION", "EVIDENCE", "GIBBS_AT_POSTERIOR"]
 
 _oo = sp.oo
 
@@ -76,3 +77,6 @@ DERIVATION.equals(
     sp.Integral(p_post(z, x) * sp.log(p_x(x)), (z, -_oo, _oo)), by=PRODUCT_RULE_POSTERIOR
 )
 DERIVATION.equals(sp.log(p_x(x)), by=POSTERIOR_NORMALISED)
+
+#: numeric evidence (both sides of the decomposition on the exact linear-Gaussian model)
+EVIDENCE = ELBO_DECOMPOSITION

@@ -17,10 +17,11 @@ import sympy as sp
 
 from derivations import gaussian_kl_standard_prior as std
 from elbo_check import Derivation
+from elbo_check.evidence.gaussian_kl import DIAGONAL_GAUSSIAN_KL
 from elbo_check.rules import instantiate
 from elbo_check.vocab import KL, KL_DEFINITION, normal_pdf, z
 
-__all__ = ["DERIVATION", "DIMENSIONS", "closed_form"]
+__all__ = ["DERIVATION", "DIMENSIONS", "EVIDENCE", "closed_form"]
 
 DIMENSIONS = (1, 2, 3)
 _MU = sp.symbols("mu1:4", real=True)
@@ -70,3 +71,6 @@ for d in DIMENSIONS:
     )
     DERIVATION.equals(sp.Add(*(KL(qs[j], ps[j], zs[j]) for j in range(d))), by=KL_DEFINITION)
     DERIVATION.equals(closed_form(d), by=per_coordinate)
+
+#: numeric evidence (numpy closed form vs plain Monte Carlo; tests/test_evidence.py ties it to closed_form(3))
+EVIDENCE = DIAGONAL_GAUSSIAN_KL

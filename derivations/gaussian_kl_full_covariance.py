@@ -26,10 +26,11 @@ import sympy as sp
 
 from derivations import gaussian_kl_diagonal as diag
 from elbo_check import Derivation
+from elbo_check.evidence.gaussian_kl import FULL_COVARIANCE_GAUSSIAN_KL
 from elbo_check.rules import change_of_variables
 from elbo_check.vocab import KL, KL_DEFINITION, mvn_pdf
 
-__all__ = ["DERIVATION", "cholesky_symbols", "closed_form"]
+__all__ = ["DERIVATION", "EVIDENCE", "cholesky_symbols", "closed_form"]
 
 
 def cholesky_symbols(name: str, k: int) -> sp.Matrix:
@@ -98,3 +99,6 @@ _sigma = sp.symbols("sigma1:4", positive=True)
 _mu = sp.symbols("mu1:4", real=True)
 DERIVATION.start(closed_form(sp.Matrix(_mu), sp.diag(*_sigma), sp.zeros(3, 1), sp.eye(3)))
 DERIVATION.equals(diag.closed_form(3), by="diagonal covariances and the standard-normal prior")
+
+#: numeric evidence (numpy closed form vs plain Monte Carlo; tests/test_evidence.py ties it to closed_form)
+EVIDENCE = FULL_COVARIANCE_GAUSSIAN_KL

@@ -15,10 +15,11 @@ import sympy as sp
 
 from derivations import gaussian_kl_univariate as uni
 from elbo_check import Derivation
+from elbo_check.evidence.gaussian_kl import STANDARD_PRIOR_GAUSSIAN_KL
 from elbo_check.rules import instantiate
 from elbo_check.vocab import KL, normal_pdf, z
 
-__all__ = ["CLOSED_FORM", "DERIVATION", "MU", "SIGMA"]
+__all__ = ["CLOSED_FORM", "DERIVATION", "EVIDENCE", "MU", "SIGMA"]
 
 MU = sp.Symbol("mu", real=True)
 SIGMA = sp.Symbol("sigma", positive=True)
@@ -41,3 +42,6 @@ DERIVATION.equals(
     sp.log(1 / SIGMA) + (SIGMA**2 + MU**2) / 2 - sp.Rational(1, 2), by=_AT_STANDARD_PRIOR
 )
 DERIVATION.equals(CLOSED_FORM, by="log σ² = 2 log σ; regroup")
+
+#: numeric evidence (numpy closed form vs plain Monte Carlo; tests/test_evidence.py ties it to CLOSED_FORM)
+EVIDENCE = STANDARD_PRIOR_GAUSSIAN_KL

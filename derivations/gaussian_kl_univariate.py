@@ -16,9 +16,10 @@ from __future__ import annotations
 import sympy as sp
 
 from elbo_check import Derivation
+from elbo_check.evidence.gaussian_kl import UNIVARIATE_GAUSSIAN_KL
 from elbo_check.vocab import KL, KL_DEFINITION, normal_pdf, z
 
-__all__ = ["CLOSED_FORM", "DERIVATION", "M1", "M2", "S1", "S2"]
+__all__ = ["CLOSED_FORM", "DERIVATION", "EVIDENCE", "M1", "M2", "S1", "S2"]
 
 M1, M2 = sp.symbols("m1 m2", real=True)
 S1, S2 = sp.symbols("s1 s2", positive=True)
@@ -50,3 +51,6 @@ DERIVATION.equals(CLOSED_FORM, by="regroup")
 
 #: the closed form as a lemma: KL(N(M1,S1²) || N(M2,S2²)) -> CLOSED_FORM
 LEMMA = DERIVATION.as_lemma("closed-form univariate Gaussian KL (lemma gaussian-kl-univariate)")
+
+#: numeric evidence (numpy closed form vs plain Monte Carlo; tests/test_evidence.py ties it to CLOSED_FORM)
+EVIDENCE = UNIVARIATE_GAUSSIAN_KL

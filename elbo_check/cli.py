@@ -254,11 +254,14 @@ def _cmd_prove(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write(text)
     failed_evidence = [
-        (name, line)
-        for name, lines in (evidence or {}).items()
-        for line in lines
-        if not line.passed
+        (name, line) for name, lines in (evidence or {}).items() for line in lines if line.failed
     ]
+    for name, lines in (evidence or {}).items():
+        for line in lines:
+            if line.skipped:
+                err.write(
+                    f"elbo-check: note: numeric evidence skipped for {name}: {line.format_text()}\n"
+                )
     for name, line in failed_evidence:
         err.write(
             f"elbo-check: WARNING: numeric evidence failed for proved result {name}: "

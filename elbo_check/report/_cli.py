@@ -145,11 +145,14 @@ def run_report(
         r.verdict.is_proof if ns.strict else r.verdict.passes for res in results for r in res.steps
     )
     failed = [
-        (name, line)
-        for name, lines in (evidence or {}).items()
-        for line in lines
-        if not line.passed
+        (name, line) for name, lines in (evidence or {}).items() for line in lines if line.failed
     ]
+    for name, lines in (evidence or {}).items():
+        for line in lines:
+            if line.skipped:
+                err.write(
+                    f"elbo-check: note: numeric evidence skipped for {name}: {line.format_text()}\n"
+                )
     for name, line in failed:
         err.write(
             f"elbo-check: WARNING: numeric evidence failed for proved result {name}: "
