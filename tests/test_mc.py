@@ -20,13 +20,14 @@ from _zbudget import ZBudget
 from scipy import stats
 
 from elbo_check import mc
-from elbo_check.mc import _plan, _runners
 from elbo_check.errors import EvidenceError, UsageError
 from elbo_check.mc import (
     DistributionTypeError,
     Independent,
     LogDensity,
     MCEstimate,
+    _plan,
+    _runners,
     kl_mc,
     z_test,
 )
