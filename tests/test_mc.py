@@ -28,13 +28,14 @@ from elbo_check.mc import (
     MCEstimate,
     _plan,
     _runners,
+    expectation_mc,
     kl_mc,
     z_test,
 )
 from elbo_check.models import mvn_kl, normal_kl
 
 ALPHA_MODULE = 2e-7
-Z_TESTS_PLANNED = 40
+Z_TESTS_PLANNED = 42
 _BUDGET = ZBudget(ALPHA_MODULE, Z_TESTS_PLANNED)
 assert_agrees = _BUDGET.assert_agrees
 
@@ -308,6 +309,62 @@ def test_estimate_prints_value_error_bar_and_provenance() -> None:
     assert est.variance_per_sample == pytest.approx(0.04)
     with pytest.raises(AttributeError):
         est.estimate = 1.0  # type: ignore[misc]
+
+
+def test_a_one_sided_z_test_rejects_only_in_the_direction_of_its_alternative() -> None:
+    est = MCEstimate(estimate=1.0, se=0.1, n=100, seed=0, method="plain")
+    far_above, far_below = 2.0, 0.0  # ten standard errors either way
+    assert z_test(est, far_above, alpha=1e-6, alternative="greater").passed  # 1.0 <= 2.0
+    assert not z_test(est, far_above, alpha=1e-6, alternative="less").passed  # 1.0 >= 2.0?
+    assert z_test(est, far_below, alpha=1e-6, alternative="less").passed  # 1.0 >= 0.0
+    assert not z_test(est, far_below, alpha=1e-6, alternative="greater").passed  # 1.0 <= 0.0?
+    one_sided = z_test(est, 1.0, alpha=1e-6, n_tests=4, alternative="less")
+    assert one_sided.critical == pytest.approx(stats.norm.isf(1e-6 / 4))
+    assert one_sided.critical < z_test(est, 1.0, alpha=1e-6, n_tests=4).critical
+    assert "z >= " in str(one_sided)
+
+
+def test_an_unknown_alternative_is_an_evidence_error() -> None:
+    est = MCEstimate(estimate=1.0, se=0.1, n=100, seed=0, method="plain")
+    with pytest.raises(EvidenceError, match="alternative must be one of"):
+        z_test(est, 1.0, alpha=1e-6, alternative="two_sided")
+
+
+# ----------------------------------------------------------------------------- expectations
+
+
+def test_expectation_mc_agrees_with_known_gaussian_moments() -> None:
+    est = expectation_mc(lambda z: z * z, stats.norm(0.5, 2.0), 50_000, seed=3)
+    assert_agrees(est, 0.25 + 4.0)
+    q = stats.multivariate_normal(MEAN_Q, COV_Q)
+    est = expectation_mc(lambda z: np.sum(z, axis=1), q, 50_000, seed=3)
+    assert_agrees(est, float(np.sum(MEAN_Q)))
+
+
+def test_expectation_mc_is_deterministic_and_depends_only_on_seed_and_chunk_size() -> None:
+    def run(seed: int, chunk_size: int) -> MCEstimate:
+        return expectation_mc(np.sin, stats.norm(0.1, 1.3), 9_000, seed, chunk_size=chunk_size)
+
+    assert run(4, 2_000) == run(4, 2_000)
+    assert run(4, 2_000).estimate != run(5, 2_000).estimate
+    assert run(4, 2_000).estimate != run(4, 3_000).estimate
+    assert (run(4, 2_000).n, run(4, 2_000).seed, run(4, 2_000).method) == (9_000, 4, "plain")
+
+
+def test_expectation_mc_names_the_draw_where_f_is_not_finite() -> None:
+    with pytest.raises(
+        EvidenceError, match=r"f returned nan at sample z=-?[0-9.]+ \(draw \d+ of seed 2\)"
+    ):
+        expectation_mc(np.log, stats.norm(), 1_000, seed=2)
+
+
+def test_expectation_mc_rejects_a_wrong_shape_and_a_non_callable() -> None:
+    with pytest.raises(EvidenceError, match="f returned 2000 values for 1000 draws"):
+        expectation_mc(lambda z: np.concatenate([z, z]), stats.norm(), 1_000, seed=0)
+    with pytest.raises(DistributionTypeError):
+        expectation_mc(3.0, stats.norm(), 1_000, seed=0)  # type: ignore[arg-type]
+    with pytest.raises(EvidenceError, match="n must be at least 2"):
+        expectation_mc(np.sin, stats.norm(), 1, seed=0)
 
 
 # ----------------------------------------------------------------------------- bad input

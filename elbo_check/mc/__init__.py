@@ -61,6 +61,17 @@ flat in ``n``, and the result depends only on ``(seed, chunk_size)``.  With
 whatever dask scheduler is active; the per-chunk statistics are merged in the
 same order, so the dask path gives the numpy path's estimate and SE.
 
+Layout
+------
+``_results`` (:class:`MCEstimate`, :class:`ZTest`, :func:`z_test`, argument
+checks); ``_base`` (the internal adapter interface); the adapters ``_univariate``
+(scipy.stats univariate, generic densities, :class:`LogDensity`), ``_gaussian``
+(``multivariate_normal``) and ``_product`` (:class:`Independent`), chosen by
+``_dispatch``; ``_controls`` (Gaussian control variates); ``_plan`` (chunking,
+streaming moments, density checks, the regression); ``_runners`` (numpy and
+dask); ``_kl`` (:func:`kl_mc`) and ``_expectation`` (:func:`expectation_mc`,
+the plain mean of any ``f`` with the same seed stream).
+
 >>> from scipy import stats
 >>> from elbo_check.mc import kl_mc, z_test
 >>> est = kl_mc(stats.norm(0.0, 1.0), stats.norm(1.0, 2.0), 20_000, seed=0)

@@ -95,6 +95,6 @@ def _values(f: Callable[[Any], Any], z: FloatArray, start: int, seed: int) -> Fl
         i = int(bad[0])
         point = float(z[i, 0]) if z.shape[1] == 1 else z[i].tolist()
         raise EvidenceError(
-            f"f returned {out[i]!r} at sample z={point!r} (draw {start + i} of seed {seed})"
+            f"f returned {float(out[i])!r} at sample z={point!r} (draw {start + i} of seed {seed})"
         )
     return out
