@@ -9,6 +9,7 @@ at most 1e-7 to the suite-wide budget (see tests/test_mc.py).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import math
 import re
@@ -325,7 +326,7 @@ def test_a_record_that_cannot_run_is_skipped_with_its_reason_and_never_passes(
 def test_a_skipped_line_is_a_note_not_a_failure_on_the_command_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    module = sys.modules[derivations.REGISTRY["gaussian-kl-standard-prior"]]
+    module = importlib.import_module(derivations.REGISTRY["gaussian-kl-standard-prior"])
     monkeypatch.setattr(module, "EVIDENCE", (_record(requires=("no_such_module_for_elbo_check",)),))
     code = main(["prove", "--evidence", "gaussian-kl-standard-prior"])
     captured = capsys.readouterr()
@@ -338,7 +339,7 @@ def test_a_skipped_line_is_a_note_not_a_failure_on_the_command_line(
 def test_a_module_declaring_something_else_as_evidence_is_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    module = sys.modules[derivations.REGISTRY["gaussian-kl-standard-prior"]]
+    module = importlib.import_module(derivations.REGISTRY["gaussian-kl-standard-prior"])
     monkeypatch.setattr(module, "EVIDENCE", ("compare with kl_mc",))
     with pytest.raises(EvidenceError, match="not a NumericCheck"):
         registered_checks("gaussian-kl-standard-prior")
