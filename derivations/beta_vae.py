@@ -56,9 +56,7 @@ GIBBS_AT_PRIOR = instantiate(
 _ELBO_AS_RECONSTRUCTION = elbo_reconstruction_kl.DERIVATION.as_lemma(
     "ELBO = E_q[log p(x|z)] - KL(q || p(z)) (lemma elbo-reconstruction-kl)"
 )
-_ELBO_BOUND = elbo_decomposition.DERIVATION.as_lemma(
-    "log p(x) >= ELBO (lemma elbo-decomposition)"
-)
+_ELBO_BOUND = elbo_decomposition.DERIVATION.as_lemma("log p(x) >= ELBO (lemma elbo-decomposition)")
 _KL_PRIOR = KL(q(z), p_prior(z), z)
 
 DERIVATION = Derivation(

@@ -44,7 +44,18 @@ from elbo_check.vocab import (
     z,
 )
 
-__all__ = ["C", "DERIVATION", "ELBO_C", "RECONSTRUCTION_C", "p_joint_c", "p_lik_c", "p_post_c", "p_prior_c", "p_x_c", "q_c"]
+__all__ = [
+    "DERIVATION",
+    "ELBO_C",
+    "RECONSTRUCTION_C",
+    "C",
+    "p_joint_c",
+    "p_lik_c",
+    "p_post_c",
+    "p_prior_c",
+    "p_x_c",
+    "q_c",
+]
 
 _oo = sp.oo
 #: the condition (a label, a class, ...)

@@ -51,9 +51,7 @@ LOGVAR, LOGVAR_P = sp.symbols("ell ell_p", real=True)
 
 #: the closed forms as functions of (μ, ℓ) and (μ, ℓ, μ_p, ℓ_p)
 KL_STANDARD = -sp.Rational(1, 2) * (1 + LOGVAR - MU**2 - sp.exp(LOGVAR))
-KL_GENERAL = (
-    LOGVAR_P - LOGVAR + (sp.exp(LOGVAR) + (MU - MU_P) ** 2) * sp.exp(-LOGVAR_P) - 1
-) / 2
+KL_GENERAL = (LOGVAR_P - LOGVAR + (sp.exp(LOGVAR) + (MU - MU_P) ** 2) * sp.exp(-LOGVAR_P) - 1) / 2
 #: the proved gradients, (∂/∂μ, ∂/∂ℓ)
 GRAD_STANDARD = (MU, (sp.exp(LOGVAR) - 1) / 2)
 GRAD_GENERAL = ((MU - MU_P) * sp.exp(-LOGVAR_P), (sp.exp(LOGVAR - LOGVAR_P) - 1) / 2)

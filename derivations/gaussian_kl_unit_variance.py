@@ -43,6 +43,4 @@ DERIVATION.equals(
     sp.Integral(_q * ((M1 - M2) * (z - M1) + (M1 - M2) ** 2 / 2), (z, -sp.oo, sp.oo)),
     by="expand the squares around m1",
 )
-DERIVATION.equals(
-    CLOSED_FORM, by="Gaussian moments: E[z - m1] = 0; q integrates to 1"
-)
+DERIVATION.equals(CLOSED_FORM, by="Gaussian moments: E[z - m1] = 0; q integrates to 1")

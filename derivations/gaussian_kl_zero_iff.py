@@ -37,7 +37,7 @@ from elbo_check import Derivation
 from elbo_check.rules import definition, instantiate, side_condition
 from elbo_check.vocab import KL, LOG_BOUND, normal_pdf, z
 
-__all__ = ["D", "DERIVATION", "EQUALITY_CASE", "M", "M1", "M2", "S", "S1", "S2", "f"]
+__all__ = ["DERIVATION", "EQUALITY_CASE", "M1", "M2", "S1", "S2", "D", "M", "S", "f"]
 
 M1, M2, M = uni.M1, uni.M2, sp.Symbol("m", real=True)
 S1, S2, S = uni.S1, uni.S2, sp.Symbol("s", positive=True)

@@ -118,9 +118,7 @@ _V = 2 * sp.sqrt(A) * sp.sqrt(B) / (A + B)
 DERIVATION.start(sp.log(A + B) - sp.log(2))
 DERIVATION.equals(_MEAN_LOG - sp.log(_V), by="log of a product and a quotient")
 DERIVATION.geq(_MEAN_LOG + 1 - _V, by=[LOG_BOUND, "at w = 2√(ab)/(a + b)"])
-DERIVATION.equals(
-    _MEAN_LOG + (sp.sqrt(A) - sp.sqrt(B)) ** 2 / (A + B), by="common denominator"
-)
+DERIVATION.equals(_MEAN_LOG + (sp.sqrt(A) - sp.sqrt(B)) ** 2 / (A + B), by="common denominator")
 DERIVATION.geq(_MEAN_LOG, by="a square over a positive number")
 # 2. L2 >= ELBO
 DERIVATION.start(IWAE_2)
@@ -134,8 +132,12 @@ DERIVATION.equals(
 DERIVATION.equals(ELBO, by=[*_MARGINALS_LOG, ELBO_DEFINITION, "symmetry: both halves are the ELBO"])
 # 3. log p(x) >= L2
 DERIVATION.start(IWAE_2)
-DERIVATION.equals(_e2(sp.log(_W / _P) + sp.log(_P)), by="log W = log(W / p(x)) + log p(x), W = ½(w1 + w2)")
-DERIVATION.leq(_e2(_W / _P - 1 + sp.log(_P)), by=[LOG_BOUND, "q2 > 0 (monotonicity of the integral)"])
+DERIVATION.equals(
+    _e2(sp.log(_W / _P) + sp.log(_P)), by="log W = log(W / p(x)) + log p(x), W = ½(w1 + w2)"
+)
+DERIVATION.leq(
+    _e2(_W / _P - 1 + sp.log(_P)), by=[LOG_BOUND, "q2 > 0 (monotonicity of the integral)"]
+)
 DERIVATION.equals(
     _e2(weight(Z1)) / (2 * _P)
     + _e2(weight(Z2)) / (2 * _P)
