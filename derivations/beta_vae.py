@@ -21,12 +21,13 @@ import sympy as sp
 
 from derivations import elbo_decomposition, elbo_reconstruction_kl, kl_nonnegative
 from elbo_check import Derivation
-from elbo_check.rules import axiom, definition, instantiate
+from elbo_check.rules import definition, instantiate
 from elbo_check.vocab import (
     ABSOLUTE_CONTINUITY,
     ELBO,
     INTEGRABILITY,
     KL,
+    PRIOR_NORMALISED,
     RECONSTRUCTION,
     p_prior,
     p_x,
@@ -41,12 +42,6 @@ BETA = sp.Symbol("beta", positive=True)
 DELTA = sp.Symbol("delta", positive=True)
 
 BETA_ABOVE_ONE = definition("β = 1 + δ, δ > 0", BETA, 1 + DELTA, "β := 1 + δ with δ > 0")
-PRIOR_NORMALISED = axiom(
-    "p(z) integrates to 1",
-    sp.Integral(p_prior(z), (z, -sp.oo, sp.oo)),
-    sp.Integer(1),
-    "∫ p(z) dz = 1 (the prior is a density)",
-)
 #: Gibbs' inequality with p := p(z), the prior
 GIBBS_AT_PRIOR = instantiate(
     kl_nonnegative.GIBBS,

@@ -317,3 +317,27 @@ def test_the_symmetry_step_is_not_proved_without_the_marginals(checker: Checker)
 def test_gibbs_for_the_beta_vae_is_about_the_prior() -> None:
     assert beta_vae.GIBBS_AT_PRIOR.nonneg is not None
     assert beta_vae.GIBBS_AT_PRIOR.nonneg.has(KL(q(z), derivations.beta_vae.p_prior(z), z))
+
+
+# -- the additions to elbo_check.vocab -----------------------------------------
+
+
+def test_the_new_vocabulary_is_what_the_derivations_cite() -> None:
+    from elbo_check import vocab
+
+    assert vocab.LOG_CONCAVITY is iwae_bound.JENSEN_TWO_POINTS
+    assert vocab.PRIOR_NORMALISED is beta_vae.PRIOR_NORMALISED
+    assert vocab.ELBO_RECONSTRUCTION_KL.kind == "lemma"
+
+
+def test_a_user_derivation_cites_the_unit_variance_lemma(checker: Checker) -> None:
+    from elbo_check.rules import instantiate
+    from elbo_check.vocab import GAUSSIAN_KL_UNIT_VARIANCE, normal_pdf
+
+    m = sp.Symbol("m", real=True)
+    at_zero = instantiate(
+        GAUSSIAN_KL_UNIT_VARIANCE, {unit.M1: m, unit.M2: 0}, name="unit KL at m2 = 0"
+    )
+    d = Derivation("user-unit-kl").start(KL(normal_pdf(z, m, 1), normal_pdf(z, 0, 1), z))
+    d.equals(m**2 / 2, by=at_zero)
+    assert checker.check(d).verdict is Verdict.PROVED
