@@ -341,3 +341,45 @@ def test_a_user_derivation_cites_the_unit_variance_lemma(checker: Checker) -> No
     d = Derivation("user-unit-kl").start(KL(normal_pdf(z, m, 1), normal_pdf(z, 0, 1), z))
     d.equals(m**2 / 2, by=at_zero)
     assert checker.check(d).verdict is Verdict.PROVED
+
+
+# -- numeric corroboration of the cited steps (deterministic quadrature, not proof) --
+
+
+def _gauss_hermite(n: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights for E[g(ε)], ε ~ N(0, 1)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n)
+    return nodes, weights / np.sqrt(2 * np.pi)
+
+
+def test_the_iwae_ordering_holds_on_a_linear_gaussian_model() -> None:
+    # z ~ N(0, 1), x | z ~ N(z, s²): log p(x) is exact; q = N(m, v) is not the posterior
+    x, s, m, v = 1.3, 0.8, 0.2, 0.5
+    eps, wts = _gauss_hermite()
+    zs = m + np.sqrt(v) * eps
+
+    def log_w(z: np.ndarray) -> np.ndarray:
+        log_joint = -0.5 * (z**2 + (x - z) ** 2 / s**2) - np.log(2 * np.pi * s)
+        log_q = -0.5 * (z - m) ** 2 / v - 0.5 * np.log(2 * np.pi * v)
+        return np.asarray(log_joint - log_q)
+
+    elbo = float(wts @ log_w(zs))
+    lw1, lw2 = np.meshgrid(log_w(zs), log_w(zs), indexing="ij")
+    iwae2 = float(wts @ (np.logaddexp(lw1, lw2) - np.log(2)) @ wts)
+    log_px = -0.5 * x**2 / (1 + s**2) - 0.5 * np.log(2 * np.pi * (1 + s**2))
+    assert log_px > iwae2 + 1e-6
+    assert iwae2 > elbo + 1e-6
+
+
+@pytest.mark.parametrize(("f", "df"), [(np.sin, np.cos), (lambda t: t**3, lambda t: 3 * t**2)])
+def test_the_reparameterised_gradient_matches_a_finite_difference(f: Any, df: Any) -> None:
+    mu, sigma, h = 0.4, 1.7, 1e-5
+    eps, wts = _gauss_hermite()
+
+    def expectation(m: float, sd: float) -> float:
+        return float(wts @ f(m + sd * eps))
+
+    d_mu = (expectation(mu + h, sigma) - expectation(mu - h, sigma)) / (2 * h)
+    d_sigma = (expectation(mu, sigma + h) - expectation(mu, sigma - h)) / (2 * h)
+    assert d_mu == pytest.approx(float(wts @ df(mu + sigma * eps)), rel=1e-7)
+    assert d_sigma == pytest.approx(float(wts @ (eps * df(mu + sigma * eps))), rel=1e-7)
