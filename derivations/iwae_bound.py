@@ -12,7 +12,10 @@ Chain 1 proves the cited concavity rule for arbitrary positive symbols a, b:
 :math:`\log\frac{a + b}2 \ge \tfrac12(\log a + \log b)`, from :math:`\log w \le w - 1`
 at :math:`w = 2\sqrt{ab}/(a + b)`.  The core cannot turn a proved chain into a
 pattern schema, so the schema itself (Jensen for the concave log at two
-points) is stated once as an inequality axiom, with its condition a, b > 0.
+points) is stated once as an inequality axiom, with its condition a, b > 0
+(``elbo_check.vocab.LOG_CONCAVITY``).  sympy distributes the ½ inside
+:math:`\log\frac12(w_1 + w_2)`, which would hide the schema's pattern, so
+:math:`\mathcal{L}_2` is written :math:`\mathbb{E}_{q_2}[\log(w_1 + w_2)] - \log 2`.
 
 Chain 2 (:math:`\mathcal{L}_2 \ge \mathrm{ELBO}`): the concavity rule
 pointwise, integrated against :math:`q_2 > 0` (monotonicity); then each
