@@ -33,6 +33,13 @@ REGISTRY: dict[str, str] = {
     "gaussian-kl-standard-prior": "derivations.gaussian_kl_standard_prior",
     "gaussian-kl-diagonal": "derivations.gaussian_kl_diagonal",
     "gaussian-kl-full-covariance": "derivations.gaussian_kl_full_covariance",
+    "gaussian-kl-unit-variance": "derivations.gaussian_kl_unit_variance",
+    "gaussian-kl-gradient": "derivations.gaussian_kl_gradient",
+    "gaussian-kl-zero-iff": "derivations.gaussian_kl_zero_iff",
+    "reparameterization": "derivations.reparameterization",
+    "beta-vae": "derivations.beta_vae",
+    "conditional-vae": "derivations.conditional_vae",
+    "iwae-bound": "derivations.iwae_bound",
 }
 
 

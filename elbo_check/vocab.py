@@ -17,7 +17,11 @@ The shipped lemmas are importable from here too (each is proved by the
 checker before a step that cites it can be): ``GIBBS`` (KL(q ‖ p) ≥ 0),
 ``GAUSSIAN_KL_UNIVARIATE`` (the closed form for two univariate Gaussians, in
 ``M1, M2`` real and ``S1, S2`` positive, to ``instantiate``),
-``GAUSSIAN_KL_STANDARD_PRIOR`` and ``ELBO_DECOMPOSITION``.
+``GAUSSIAN_KL_STANDARD_PRIOR``, ``GAUSSIAN_KL_UNIT_VARIANCE`` (in ``M1, M2``),
+``ELBO_DECOMPOSITION`` (log p(x) ≥ ELBO) and ``ELBO_RECONSTRUCTION_KL``
+(ELBO = E_q[log p(x|z)] − KL(q ‖ p(z))).  Two rules serve the newer
+derivations: ``PRIOR_NORMALISED`` (∫ p(z) dz = 1) and ``LOG_CONCAVITY``
+(log(a + b) − log 2 ≥ ½(log a + log b) for a, b > 0).
 
 The abstract densities are undefined sympy functions declared positive (so
 logarithms of products expand).  Positivity is itself an assumption, and it
@@ -42,15 +46,19 @@ __all__ = [
     "ELBO",
     "ELBO_DECOMPOSITION",
     "ELBO_DEFINITION",
+    "ELBO_RECONSTRUCTION_KL",
     "GAUSSIAN_KL_STANDARD_PRIOR",
+    "GAUSSIAN_KL_UNIT_VARIANCE",
     "GAUSSIAN_KL_UNIVARIATE",
     "GIBBS",
     "INTEGRABILITY",
     "KL",
     "KL_DEFINITION",
     "LOG_BOUND",
+    "LOG_CONCAVITY",
     "MARGINALISATION",
     "POSTERIOR_NORMALISED",
+    "PRIOR_NORMALISED",
     "PRODUCT_RULE",
     "PRODUCT_RULE_POSTERIOR",
     "Q_NORMALISED",
@@ -179,6 +187,12 @@ POSTERIOR_NORMALISED = axiom(
     sp.Integer(1),
     "∫ p(z|x) dz = 1 (the posterior is a density)",
 )
+PRIOR_NORMALISED = axiom(
+    "p(z) integrates to 1",
+    sp.Integral(p_prior(z), (z, -sp.oo, sp.oo)),
+    sp.Integer(1),
+    "∫ p(z) dz = 1 (the prior is a density)",
+)
 ABSOLUTE_CONTINUITY = side_condition(
     "positivity / absolute continuity",
     "all densities are > 0 on the real line (in particular q > 0 wherever p > 0), "
@@ -194,6 +208,14 @@ LOG_BOUND = inequality(
     "log x <= x - 1",
     _w - 1 - sp.log(_w),
     "log w <= w - 1 for every w > 0 (tangent line of the concave log; equality iff w = 1)",
+)
+_a, _b = sp.Wild("a", positive=True), sp.Wild("b", positive=True)
+#: Jensen for the concave log at two points (the iwae-bound derivation proves it for symbols)
+LOG_CONCAVITY = inequality(
+    "concavity of log at two points",
+    sp.log(_a + _b) - sp.log(2) - sp.log(_a) / 2 - sp.log(_b) / 2,
+    "log(a + b) - log 2 >= (log a + log b)/2 for all a, b > 0 (Jensen for the concave log; "
+    "proved for arbitrary positive a, b by chain 1 of iwae-bound)",
 )
 
 
@@ -216,6 +238,8 @@ _LEMMAS = {
     "GAUSSIAN_KL_UNIVARIATE": ("derivations.gaussian_kl_univariate", "LEMMA"),
     "GAUSSIAN_KL_STANDARD_PRIOR": ("derivations.gaussian_kl_standard_prior", None),
     "ELBO_DECOMPOSITION": ("derivations.elbo_decomposition", None),
+    "ELBO_RECONSTRUCTION_KL": ("derivations.elbo_reconstruction_kl", None),
+    "GAUSSIAN_KL_UNIT_VARIANCE": ("derivations.gaussian_kl_unit_variance", None),
 }
 
 
