@@ -1,7 +1,7 @@
 """Time every shipped derivation in one run (sympy import included).
 
 Usage: ``python benchmarks/bench_prove.py``.  Targets: the whole library in
-under 10 s on a 2-core machine, no single step over 2 s.  Times vary with
+under 15 s on a 2-core machine, no single step over 3 s (issue 14).  Times vary with
 machine load: compare the printed figures within one run.
 """
 
@@ -33,8 +33,8 @@ def main() -> None:
     for name, verdict, steps, seconds in rows:
         print(f"{name:<30} {verdict:<10} {steps:>5} {seconds:>8.2f}")
     print(f"imports (sympy included): {IMPORTED - START:.2f} s")
-    print(f"total (imports + every derivation): {total:.2f} s  [target < 10 s]")
-    print(f"slowest step: {slowest[1]} at {slowest[0]:.2f} s  [target < 2 s]")
+    print(f"total (imports + every derivation): {total:.2f} s  [target < 15 s]")
+    print(f"slowest step: {slowest[1]} at {slowest[0]:.2f} s  [target < 3 s]")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from __future__ import annotations
 import sympy as sp
 
 from elbo_check import Derivation
+from elbo_check.evidence.elbo_bounds import IWAE_ORDERING
 from elbo_check.rules import Rule, axiom
 from elbo_check.vocab import (
     ABSOLUTE_CONTINUITY,
@@ -57,7 +58,7 @@ from elbo_check.vocab import (
     x,
 )
 
-__all__ = ["DERIVATION", "IWAE_2", "JENSEN_TWO_POINTS", "Z1", "Z2", "q2", "weight"]
+__all__ = ["DERIVATION", "EVIDENCE", "IWAE_2", "JENSEN_TWO_POINTS", "Z1", "Z2", "q2", "weight"]
 
 _oo = sp.oo
 Z1, Z2 = sp.symbols("z1 z2", real=True)
@@ -149,3 +150,6 @@ DERIVATION.equals(
     by=[*_MARGINALS_W, Q2_NORMALISED, "q(z) w(z) = p(x, z); symmetry"],
 )
 DERIVATION.equals(sp.log(_P), by=MARGINALISATION)
+
+#: numeric check: log p(x) >= IWAE_2 >= ELBO on the linear-Gaussian model, where log p(x) is exact
+EVIDENCE = IWAE_ORDERING

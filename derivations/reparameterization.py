@@ -41,6 +41,10 @@ from __future__ import annotations
 import sympy as sp
 
 from elbo_check import Derivation
+from elbo_check.evidence.reparameterization import (
+    REPARAMETERIZATION,
+    REPARAMETERIZATION_GRADIENT,
+)
 from elbo_check.rules import axiom, change_of_variables, integrability
 from elbo_check.vocab import INTEGRABILITY, normal_pdf
 
@@ -48,6 +52,7 @@ __all__ = [
     "DERIVATION",
     "DOMINATED_CONVERGENCE",
     "EPS",
+    "EVIDENCE",
     "MU",
     "SIGMA",
     "Z",
@@ -125,3 +130,6 @@ DERIVATION.equals(
     sp.Integral(_phi * EPS * fp_T(MU, SIGMA, EPS), (EPS, -_oo, _oo)),
     by=[STANDARDISE, DIFF_SIGMA, DOMINATED_CONVERGENCE],
 )
+
+#: numeric checks: both sides by quadrature and Monte Carlo, for a few f
+EVIDENCE = REPARAMETERIZATION + REPARAMETERIZATION_GRADIENT

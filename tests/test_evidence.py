@@ -96,7 +96,8 @@ def test_every_declaring_slug_yields_passing_evidence(slug: str) -> None:
     assert len(lines) == sum(check.lines for check in registered_checks(slug)) >= 1
     for line in lines:
         assert line.passed, line.format_text()
-        assert abs(line.z) < 5.0
+        if line.relation is Relation.EQUAL:  # a strict bound sits many standard errors away
+            assert abs(line.z) < 5.0
         assert line.se > 0.0
         assert line.alpha == pytest.approx(EVIDENCE_ALPHA / EVIDENCE_LINES)
 
