@@ -38,7 +38,7 @@ import sympy as sp
 
 from elbo_check.rules import Rule, axiom
 
-__all__ = ["MODELS", "Digamma", "LogGamma", "Model", "Moment", "to_sympy"]
+__all__ = ["EXPONENTIAL_CONCRETE", "MODELS", "Digamma", "LogGamma", "Model", "Moment", "to_sympy"]
 
 
 class Digamma(sp.Function):
@@ -195,7 +195,7 @@ MODELS: dict[str, Model] = {
     "Laplace": Model(
         "Laplace",
         lambda m, b: (-sp.oo, sp.oo),
-        lambda x, m, b: -sp.Abs(x - m) / b - sp.log(2 * b),
+        lambda x, m, b: -sp.Abs(x - m) / b - sp.log(2) - sp.log(b),
         (
             _ONE,
             Moment("x", _x, lambda m, b: m),
@@ -235,6 +235,16 @@ MODELS: dict[str, Model] = {
         statement="beta_pdf(x, a, b) = x^(a-1) (1-x)^(b-1) Γ(a+b) / (Γ(a) Γ(b)) for 0 < x < 1, a, b > 0",
     ),
 }
+
+
+#: Exponential written out (r exp(-r x)): the core's half-line Gamma integral gives its moments
+EXPONENTIAL_CONCRETE = Model(
+    "Exponential",
+    MODELS["Exponential"].support,
+    MODELS["Exponential"].logpdf,
+    (_ONE, Moment("x", _x, lambda r: 1 / r)),
+    concrete=lambda x, r: r * sp.exp(-r * x),
+)
 
 
 def _integral(body: sp.Expr, x: sp.Symbol, support: tuple[sp.Expr, sp.Expr]) -> sp.Integral:
@@ -286,6 +296,8 @@ def expectation(model: Model, args: tuple[sp.Expr, ...], expr: sp.Expr, x: sp.Sy
     """
     total = sp.Integer(0)
     for term in sp.Add.make_args(sp.expand(sp.expand_log(expr))):
+        if term == 0:
+            continue
         const, dep = term.as_independent(x, as_Add=False)
         value = _moment_of(model, args, dep, x)
         if value is None:

@@ -28,6 +28,7 @@ from elbo_check.derivation import Derivation
 from elbo_check.errors import UsageError
 from elbo_check.klformula._discrete import discrete_derivation
 from elbo_check.klformula._moments import (
+    EXPONENTIAL_CONCRETE,
     MODELS,
     Digamma,
     LogGamma,
@@ -59,15 +60,16 @@ class Derived:
 
 
 E = Callable[..., sp.Expr]
+_LOG2PI = sp.log(2 * sp.pi) / 2
 
 
 def _normal(m1: sp.Expr, s1: sp.Expr, m2: sp.Expr, s2: sp.Expr) -> sp.Expr:
-    return sp.log(s2 / s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - sp.Rational(1, 2)
+    return sp.log(s2) - sp.log(s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - sp.Rational(1, 2)
 
 
 def _laplace(m1: sp.Expr, b1: sp.Expr, m2: sp.Expr, b2: sp.Expr) -> sp.Expr:
     d = sp.Abs(m1 - m2)
-    return sp.log(b2 / b1) + d / b2 + b1 / b2 * sp.exp(-d / b1) - 1
+    return sp.log(b2) - sp.log(b1) + d / b2 + b1 / b2 * sp.exp(-d / b1) - 1
 
 
 def _gamma(k1: sp.Expr, t1: sp.Expr, k2: sp.Expr, t2: sp.Expr) -> sp.Expr:
@@ -75,7 +77,7 @@ def _gamma(k1: sp.Expr, t1: sp.Expr, k2: sp.Expr, t2: sp.Expr) -> sp.Expr:
         (k1 - k2) * Digamma(k1)
         - LogGamma(k1)
         + LogGamma(k2)
-        + k2 * sp.log(t2 / t1)
+        + k2 * (sp.log(t2) - sp.log(t1))
         + k1 * (t1 - t2) / t2
     )
 
@@ -94,21 +96,21 @@ def _beta(a1: sp.Expr, b1: sp.Expr, a2: sp.Expr, b2: sp.Expr) -> sp.Expr:
 
 def _uniform_normal(a: sp.Expr, b: sp.Expr, m: sp.Expr, s: sp.Expr) -> sp.Expr:
     second = ((a - m) ** 2 + (a - m) * (b - m) + (b - m) ** 2) / (6 * s**2)
-    return sp.log(sp.sqrt(2 * sp.pi) * s) + sp.log(1 / (b - a)) + second
+    return sp.log(s) + _LOG2PI + sp.log(1 / (b - a)) + second
 
 
 def _exp_gamma(r: sp.Expr, k: sp.Expr, t: sp.Expr) -> sp.Expr:
-    return LogGamma(k) + k * sp.log(r * t) - (k - 1) * Digamma(sp.Integer(1)) + 1 / (r * t) - 1
+    return LogGamma(k) + k * (sp.log(r) + sp.log(t)) - (k - 1) * Digamma(sp.Integer(1)) + 1 / (r * t) - 1
 
 
 def _laplace_normal(mu: sp.Expr, b: sp.Expr, m: sp.Expr, s: sp.Expr) -> sp.Expr:
-    return sp.log(sp.sqrt(2 * sp.pi) * s / (2 * b)) - 1 + ((mu - m) ** 2 + 2 * b**2) / (2 * s**2)
+    return sp.log(s) - sp.log(b) + _LOG2PI - sp.log(2) - 1 + ((mu - m) ** 2 + 2 * b**2) / (2 * s**2)
 
 
 #: (q family, p family) -> the closed form in q's args then p's args (continuous pairs)
 _CLOSED: dict[tuple[str, str], E] = {
     ("Normal", "Normal"): _normal,
-    ("Exponential", "Exponential"): lambda r1, r2: sp.log(r1 / r2) + r2 / r1 - 1,
+    ("Exponential", "Exponential"): lambda r1, r2: sp.log(r1) - sp.log(r2) + r2 / r1 - 1,
     ("Laplace", "Laplace"): _laplace,
     ("Gamma", "Gamma"): _gamma,
     ("Beta", "Beta"): _beta,
@@ -173,6 +175,8 @@ def continuous_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
     if closed_of is None:
         return f"no derivation for the pair {qn} vs {pn}"
     qm, pm = MODELS[qn], MODELS[pn]
+    if qn == pn == "Exponential":
+        qm = pm = EXPONENTIAL_CONCRETE  # no axiom: the core integrates r exp(-r x) x^n itself
     x = _variable((*q.args, *p.args), ("x", "z", "u", "t", "y", "v", "w"))
     lo, hi = qm.support(*q.args)
     fq, fp = qm.density(x, *q.args), pm.density(x, *p.args)
