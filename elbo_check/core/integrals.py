@@ -277,11 +277,15 @@ class Reducer:
             closed = self._gamma(body, variables[0])
             if closed is not None:
                 return closed
-        if body.is_polynomial(*variables) and not any(b.has(sp.oo, -sp.oo) for lim in limits for b in lim[1:]):
+        if body.is_polynomial(*variables) and not any(
+            b.has(sp.oo, -sp.oo) for lim in limits for b in lim[1:]
+        ):
             self._note(FTC)
             for var, lo, hi in limits:
                 antiderivative = sp.Poly(body, var).integrate().as_expr()
-                body = sp.expand(antiderivative.xreplace({var: hi}) - antiderivative.xreplace({var: lo}))
+                body = sp.expand(
+                    antiderivative.xreplace({var: hi}) - antiderivative.xreplace({var: lo})
+                )
             return body
         if len(limits) == 1:
             return self._linear(integral)
@@ -365,7 +369,10 @@ class Reducer:
                 coeff
                 * sp.Add(
                     *(
-                        sp.binomial(n, j) * centre ** (n - j) * variance ** (j // 2) * normal_moment(j)
+                        sp.binomial(n, j)
+                        * centre ** (n - j)
+                        * variance ** (j // 2)
+                        * normal_moment(j)
                         for j in range(0, n + 1, 2)
                     )
                 )

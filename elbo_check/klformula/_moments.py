@@ -41,7 +41,7 @@ from elbo_check.rules import Rule, axiom
 __all__ = ["EXPONENTIAL_CONCRETE", "MODELS", "Digamma", "LogGamma", "Model", "Moment", "to_sympy"]
 
 
-class Digamma(sp.Function):
+class Digamma(sp.Function):  # type: ignore[misc]
     """ψ(a), the digamma function: opaque for the core (values come from cited axioms)."""
 
     nargs = 1
@@ -55,7 +55,7 @@ class Digamma(sp.Function):
         return rf"\psi\left({printer._print(self.args[0])}\right)"
 
 
-class LogGamma(sp.Function):
+class LogGamma(sp.Function):  # type: ignore[misc]
     """log Γ(a) for a > 0: opaque for the core (values come from cited axioms)."""
 
     nargs = 1
@@ -223,12 +223,20 @@ MODELS: dict[str, Model] = {
         "Beta",
         lambda a, b: (sp.Integer(0), sp.Integer(1)),
         lambda x, a, b: (
-            (a - 1) * sp.log(x) + (b - 1) * sp.log(1 - x) + LogGamma(a + b) - LogGamma(a) - LogGamma(b)
+            (a - 1) * sp.log(x)
+            + (b - 1) * sp.log(1 - x)
+            + LogGamma(a + b)
+            - LogGamma(a)
+            - LogGamma(b)
         ),
         (
             _ONE,
             Moment("log x", _logx, lambda a, b: Digamma(a) - Digamma(a + b)),
-            Moment("log(1 - x)", lambda x, c, d: sp.log(1 - x), lambda a, b: Digamma(b) - Digamma(a + b)),
+            Moment(
+                "log(1 - x)",
+                lambda x, c, d: sp.log(1 - x),
+                lambda a, b: Digamma(b) - Digamma(a + b),
+            ),
         ),
         head=sp.Function("beta_pdf", positive=True),
         kinds=("positive", "positive"),
@@ -259,7 +267,8 @@ def log_density_axiom(model: Model, x: sp.Symbol, q_model: Model) -> Rule:
     the density written out), so the integrals are equal; no value of ``f``
     outside its support is used.
     """
-    assert model.head is not None and q_model.head is not None
+    assert model.head is not None
+    assert q_model.head is not None
     w, v = model.wilds(), q_model.wilds("q")
     support = q_model.support(*v)
     g = q_model.head(x, *v)
@@ -269,7 +278,9 @@ def log_density_axiom(model: Model, x: sp.Symbol, q_model: Model) -> Rule:
         f"∫ g log f = ∫ g (log f written out) over {sp.sstr(support)}, where {model.statement} "
         f"and g is a {q_model.name} density (the integrands agree on the support)"
     )
-    name = f"log-density of {model.name}" + (f" under {q_model.name}" if q_model is not model else "")
+    name = f"log-density of {model.name}" + (
+        f" under {q_model.name}" if q_model is not model else ""
+    )
     return axiom(name, lhs, rhs, text)
 
 
@@ -289,7 +300,9 @@ def moment_axioms(model: Model, x: sp.Symbol) -> tuple[Rule, ...]:
     return tuple(out)
 
 
-def expectation(model: Model, args: tuple[sp.Expr, ...], expr: sp.Expr, x: sp.Symbol) -> sp.Expr | None:
+def expectation(
+    model: Model, args: tuple[sp.Expr, ...], expr: sp.Expr, x: sp.Symbol
+) -> sp.Expr | None:
     """``E[expr]`` under ``model(args)`` from the moment table, or None if a term is not covered.
 
     This only *proposes* the next step of a derivation; the core checks it.
@@ -306,7 +319,9 @@ def expectation(model: Model, args: tuple[sp.Expr, ...], expr: sp.Expr, x: sp.Sy
     return total
 
 
-def _moment_of(model: Model, args: tuple[sp.Expr, ...], dep: sp.Expr, x: sp.Symbol) -> sp.Expr | None:
+def _moment_of(
+    model: Model, args: tuple[sp.Expr, ...], dep: sp.Expr, x: sp.Symbol
+) -> sp.Expr | None:
     for m in model.moments:
         pattern = m.stat(x, _C, _D)
         if not m.affine:

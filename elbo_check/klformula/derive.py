@@ -32,7 +32,6 @@ from elbo_check.klformula._moments import (
     MODELS,
     Digamma,
     LogGamma,
-    Model,
     expectation,
     log_density_axiom,
     moment_axioms,
@@ -100,7 +99,13 @@ def _uniform_normal(a: sp.Expr, b: sp.Expr, m: sp.Expr, s: sp.Expr) -> sp.Expr:
 
 
 def _exp_gamma(r: sp.Expr, k: sp.Expr, t: sp.Expr) -> sp.Expr:
-    return LogGamma(k) + k * (sp.log(r) + sp.log(t)) - (k - 1) * Digamma(sp.Integer(1)) + 1 / (r * t) - 1
+    return (
+        LogGamma(k)
+        + k * (sp.log(r) + sp.log(t))
+        - (k - 1) * Digamma(sp.Integer(1))
+        + 1 / (r * t)
+        - 1
+    )
 
 
 def _laplace_normal(mu: sp.Expr, b: sp.Expr, m: sp.Expr, s: sp.Expr) -> sp.Expr:
@@ -202,7 +207,9 @@ def continuous_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
         d.equals(closed * integral(fq), by="the log-ratio is constant on q's support")
         d.equals(closed, by="polynomial antiderivative")
         return d, closed
-    d.equals(integral(fq * sp.log(fq)) - integral(fq * sp.log(fp)), by="log of a quotient; linearity")
+    d.equals(
+        integral(fq * sp.log(fq)) - integral(fq * sp.log(fp)), by="log of a quotient; linearity"
+    )
     lq, lp = qm.logpdf(x, *q.args), pm.logpdf(x, *p.args)
     logs: list[str | Rule] = [log_density_axiom(m, x, qm) for m in abstract if qm.head is not None]
     d.equals(integral(fq * lq) - integral(fq * lp), by=logs or "log of the densities")
@@ -210,7 +217,11 @@ def continuous_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
     if moments is None:
         return f"the moments of {qn} do not cover log q - log p"
     cited: list[str | Rule] = ["moments of q: linearity of the integral"]
-    cited += list(moment_axioms(qm, x)) if qm.head is not None else ["the core's Gaussian/polynomial integrals"]
+    cited += (
+        list(moment_axioms(qm, x))
+        if qm.head is not None
+        else ["the core's Gaussian/polynomial integrals"]
+    )
     d.equals(moments, by=cited)
     d.equals(closed, by="regroup")
     return d, closed
@@ -278,7 +289,9 @@ def canonical_dists(q_name: str, p_name: str) -> tuple[Dist, Dist]:
             continue
         args = []
         for name, domain in zip(_CANONICAL[family], fam.domains, strict=True):
-            args.append(symbol_for(name if family == "Binomial" and name == "n" else name + suffix, domain))
+            args.append(
+                symbol_for(name if family == "Binomial" and name == "n" else name + suffix, domain)
+            )
         out.append(Dist(fam, tuple(args)))
     return out[0], out[1]
 
