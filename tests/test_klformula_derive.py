@@ -19,6 +19,7 @@ import sympy as sp
 
 from elbo_check import Derivation, Verdict, check_derivation
 from elbo_check.klformula._moments import MODELS, log_density_axiom, moment_axioms, to_sympy
+from elbo_check.klformula._series import LAWS, FiniteSum, Series
 from elbo_check.klformula.derive import INFINITE, PAIRS, canonical_dists, derive, pair_derivation
 from elbo_check.klformula.families import FAMILIES, Domain, Kind
 from elbo_check.klformula.spec import Dist
@@ -75,6 +76,13 @@ def _kl_numeric(q: Dist, p: Dist) -> mpmath.mpf:
     fq = sp.lambdify(x, q.family.density(x, *q.args), "mpmath")
     fp = sp.lambdify(x, p.family.density(x, *p.args), "mpmath")
     lo, hi = q.family.support(*q.args)
+    if q.family.kind is Kind.DISCRETE and hi == sp.oo:
+
+        def term(k: mpmath.mpf) -> mpmath.mpf:
+            a = fq(k)
+            return a * (mpmath.log(a) - mpmath.log(fp(k)))
+
+        return mpmath.nsum(term, [int(lo), mpmath.inf])
     if q.family.kind is Kind.DISCRETE:
         total = mpmath.mpf(0)
         for k in range(int(lo), int(hi) + 1):
@@ -277,3 +285,55 @@ def test_derive_never_raises_and_says_why_when_it_cannot() -> None:
 
 def test_the_fractions_used_for_points_are_exact() -> None:
     assert Fraction(str(_value(random.Random(1), Domain.POSITIVE))) > 0
+
+
+SERIES = list(LAWS)
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_each_series_axiom_is_true_at_random_points(name: str) -> None:
+    q, p = canonical_dists(name, name)
+    derivation = pair_derivation(name, name)
+    rng = random.Random(f"series-{name}")
+    k = sp.Symbol("k", integer=True)
+    rules = {r.name: r for s in derivation.steps for r in s.rules}
+    ratio = next(r for n, r in rules.items() if n.startswith("log-pmf ratio"))
+    linear = next(r for n, r in rules.items() if n.startswith("linearity"))
+    for _ in range(3):
+        values = _point(q, p, rng)
+        qv = Dist(q.family, tuple(a.xreplace(values) for a in q.args))
+        pv = Dist(p.family, tuple(a.xreplace(values) for a in p.args))
+        lo, hi = qv.family.support(*qv.args)
+        top = int(hi) if hi.is_finite else int(lo) + 12
+        # the log-pmf ratio: the same terms at every point of the support
+        assert ratio.rhs is not None
+        written = ratio.rhs.args[0].xreplace({sp.Wild("g"): 1})
+        for point in range(int(lo), top + 1):
+            pk = {k: sp.Integer(point)}
+            true = sp.log(
+                qv.family.density(sp.Integer(point), *qv.args)
+                / pv.family.density(sp.Integer(point), *pv.args)
+            )
+            assert _close(_mp(written.xreplace(values).xreplace(pk)), _mp(true))
+        # normalisation, mean, and linearity (a finite mean) by summation
+        for rule in rules.values():
+            if rule.kind != "axiom" or rule is ratio:
+                continue
+            assert rule.lhs is not None
+            assert rule.rhs is not None
+            lhs, rhs = rule.lhs.xreplace(values), rule.rhs.xreplace(values)
+            assert _close(_summed(lhs, qv, k), _summed(rhs, qv, k)), (rule.name, values)
+    assert linear.kind == "axiom"
+
+
+def _summed(expr: sp.Expr, q: Dist, k: sp.Symbol) -> mpmath.mpf:
+    """``expr`` with each opaque sum over q's pmf evaluated by mpmath summation."""
+    law = LAWS[q.family.name]
+    sums = {}
+    for node in expr.atoms(Series, FiniteSum):
+        body = node.args[0].replace(law.head, lambda t, *a: q.family.density(t, *a))
+        f = sp.lambdify(k, body, "mpmath")
+        lo = int(node.args[2])
+        hi = mpmath.inf if isinstance(node, Series) else int(node.args[3])
+        sums[node] = sp.Float(mpmath.nsum(f, [lo, hi]), 30)
+    return _mp(expr.xreplace(sums))

@@ -19,19 +19,15 @@ from __future__ import annotations
 import sympy as sp
 
 from elbo_check.derivation import Derivation
+from elbo_check.klformula._series import PROBABILITY_DOMAIN, series_derivation
 from elbo_check.klformula.spec import Dist
-from elbo_check.rules import side_condition
 
 __all__ = ["MAX_TERMS", "PROBABILITIES", "discrete_derivation"]
 
 #: the most support points written out term by term
 MAX_TERMS = 64
 
-PROBABILITIES = side_condition(
-    "probabilities in (0, 1)",
-    "every probability parameter p satisfies 0 < p < 1 (sympy only knows p > 0); "
-    "a Categorical's probabilities sum to 1",
-)
+PROBABILITIES = PROBABILITY_DOMAIN
 
 
 def _support(dist: Dist) -> list[int] | str:
@@ -59,7 +55,7 @@ def discrete_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
         return "Categorical pairs need the same number of categories"
     support = _support(q)
     if isinstance(support, str):
-        return support
+        return series_derivation(q, p)
     k = sp.Symbol("k", integer=True)
     terms = []
     for value in support:
