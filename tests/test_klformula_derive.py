@@ -18,13 +18,14 @@ import pytest
 import sympy as sp
 
 from elbo_check import Derivation, Verdict, check_derivation
+from elbo_check.core import Core
 from elbo_check.klformula._moments import MODELS, log_density_axiom, moment_axioms, to_sympy
 from elbo_check.klformula._series import LAWS, FiniteSum, Series
 from elbo_check.klformula.derive import INFINITE, PAIRS, canonical_dists, derive, pair_derivation
 from elbo_check.klformula.families import FAMILIES, Domain, Kind
 from elbo_check.klformula.spec import Dist
 
-mpmath.mp.dps = 30
+mpmath.mp.dps = 20
 RTOL = 1e-10
 DERIVED = [pair for pair in PAIRS if derive(*canonical_dists(*pair)).derivation is not None]
 
@@ -123,7 +124,7 @@ def test_the_closed_form_matches_quadrature_at_random_points(pair: tuple[str, st
     closed = derive(q, p).closed_form
     assert closed is not None
     rng = random.Random(f"kl-{pair}")
-    for _ in range(3):
+    for _ in range(2):
         values = _point(q, p, rng)
         qv = Dist(q.family, tuple(a.xreplace(values) for a in q.args))
         pv = Dist(p.family, tuple(a.xreplace(values) for a in p.args))
@@ -143,7 +144,8 @@ def test_a_tampered_closed_form_is_not_proved(pair: tuple[str, str]) -> None:
             copy.equals(step.rhs, by=list(step.rules) or step.by)
         last = derivation.steps[-1]
         copy.equals(tampered, by=list(last.rules) or last.by)
-        assert check_derivation(copy).steps[-1].verdict is not Verdict.PROVED
+        # only the core says proved: its decision on the tampered step is the verdict's ceiling
+        assert not Core().decide(copy, copy.steps[-1]).proved
 
 
 def _wild_values(wilds: tuple[sp.Wild, ...], rng: random.Random) -> dict[sp.Wild, sp.Expr]:
@@ -164,7 +166,7 @@ def test_each_moment_axiom_is_true_at_random_points(name: str) -> None:
     rng = random.Random(f"moments-{name}")
     c, d = sp.Wild("c", real=True), sp.Wild("d", real=True, nonzero=True)
     for rule in moment_axioms(model, x):
-        for _ in range(3):
+        for _ in range(2):
             values = _wild_values(model.wilds(), rng)
             values[c] = _value(rng, Domain.REAL)
             values[d] = sp.Rational(rng.choice([-3, -1, 1, 2]), 1)
