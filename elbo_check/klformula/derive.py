@@ -41,7 +41,16 @@ from elbo_check.klformula.families import FAMILIES, Domain, symbol_for
 from elbo_check.klformula.spec import Dist
 from elbo_check.rules import Rule, integrability, side_condition
 
-__all__ = ["INFINITE", "PAIRS", "Derived", "derive", "pair_derivation"]
+__all__ = [
+    "INFINITE",
+    "PAIRS",
+    "Derived",
+    "canonical_dists",
+    "continuous_derivation",
+    "derive",
+    "outside_support",
+    "pair_derivation",
+]
 
 
 @dataclass(frozen=True)
@@ -130,8 +139,16 @@ _DISCRETE = ("Bernoulli", "Categorical", "Binomial", "Poisson", "Geometric")
 
 #: every (q, p) pair with a derivation (``pair_derivation``)
 PAIRS: tuple[tuple[str, str], ...] = (*_CLOSED, *((f, f) for f in _DISCRETE))
-#: pairs whose KL is +∞ because q puts mass where p has none (no derivation: ∞ is outside the fragment)
-INFINITE: tuple[tuple[str, str], ...] = (("Normal", "Uniform"),)
+#: notable pairs whose KL is +∞ because q puts mass where p has none (no derivation: ∞ is
+#: outside the fragment); :func:`derive` detects every such case from the supports
+INFINITE: tuple[tuple[str, str], ...] = (
+    ("Normal", "Uniform"),
+    ("Normal", "Exponential"),
+    ("Laplace", "Gamma"),
+    ("Gamma", "Beta"),
+    ("Poisson", "Binomial"),
+    ("Bernoulli", "Geometric"),
+)
 
 _CANONICAL = {
     "Normal": ("m", "s"),
@@ -257,8 +274,11 @@ def derive(q: Dist, p: Dist) -> Derived:
     """
     qn, pn = q.family.name, p.family.name
     try:
-        if (qn, pn) in INFINITE:
-            reason = f"{qn} puts mass outside the support of {pn}, where p = 0: KL = +oo"
+        if q.family.kind is not p.family.kind:
+            return Derived(None, None, f"{qn} vs {pn}: a density against a mass function has no KL")
+        outside = outside_support(q, p)
+        if outside is not None:
+            reason = f"q puts mass {outside} of p's support, where p = 0: KL = +oo"
             return Derived(sp.oo, None, reason + " (not a core step: oo is outside the fragment)")
         if qn in _DISCRETE and qn == pn:
             made = discrete_derivation(q, p)
@@ -270,6 +290,28 @@ def derive(q: Dist, p: Dist) -> Derived:
         return Derived(None, None, made)
     derivation, closed = made
     return Derived(_closed_for_user(qn, pn, closed, q, p), derivation, _axioms_of(derivation))
+
+
+def outside_support(q: Dist, p: Dist) -> str | None:
+    """Where q's support provably sticks out of p's (both densities positive on their supports).
+
+    >>> from elbo_check.klformula.families import FAMILIES
+    >>> one = sp.Integer(1)
+    >>> outside_support(Dist(FAMILIES["Poisson"], (one,)), Dist(FAMILIES["Geometric"], (one / 2,)))
+    'below 1'
+    """
+    lo_q, hi_q = q.family.support(*q.args)
+    lo_p, hi_p = p.family.support(*p.args)
+    exact = (sp.Integer, sp.Rational)
+    if lo_p != -sp.oo and (
+        lo_q == -sp.oo or (isinstance(lo_q, exact) and isinstance(lo_p, exact) and lo_q < lo_p)
+    ):
+        return f"below {lo_p}"
+    if hi_p != sp.oo and (
+        hi_q == sp.oo or (isinstance(hi_q, exact) and isinstance(hi_p, exact) and hi_q > hi_p)
+    ):
+        return f"above {hi_p}"
+    return None
 
 
 def canonical_dists(q_name: str, p_name: str) -> tuple[Dist, Dist]:
