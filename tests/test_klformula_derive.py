@@ -21,7 +21,14 @@ from elbo_check import Derivation, Verdict, check_derivation
 from elbo_check.core import Core
 from elbo_check.klformula._moments import MODELS, log_density_axiom, moment_axioms, to_sympy
 from elbo_check.klformula._series import LAWS, FiniteSum, Series
-from elbo_check.klformula.derive import INFINITE, PAIRS, canonical_dists, derive, pair_derivation
+from elbo_check.klformula.derive import (
+    INFINITE,
+    PAIRS,
+    canonical_dists,
+    conclude,
+    derive,
+    pair_derivation,
+)
 from elbo_check.klformula.families import FAMILIES, Domain, Kind
 from elbo_check.klformula.spec import Dist
 
@@ -339,3 +346,31 @@ def _summed(expr: sp.Expr, q: Dist, k: sp.Symbol) -> mpmath.mpf:
         hi = mpmath.inf if isinstance(node, Series) else int(node.args[3])
         sums[node] = sp.Float(mpmath.nsum(f, [lo, hi]), 30)
     return _mp(expr.xreplace(sums))
+
+
+@pytest.mark.parametrize(
+    "pair", [("Gamma", "Gamma"), ("Beta", "Beta"), ("Exponential", "Gamma")], ids=_ids
+)
+def test_a_claim_in_sympy_special_functions_is_proved_equal_to_the_closed_form(
+    pair: tuple[str, str],
+) -> None:
+    q, p = canonical_dists(*pair)
+    out = derive(q, p)
+    assert out.derivation is not None
+    assert out.closed_form is not None
+    claim = sp.expand(out.closed_form)
+    good = conclude(out.derivation, claim)
+    assert Core().decide(good, good.steps[-1]).proved
+    bad = conclude(out.derivation, claim + sp.Rational(1, 100) * sp.digamma(q.args[0]))
+    assert not Core().decide(bad, bad.steps[-1]).proved
+
+
+def test_the_gaussian_formula_with_matched_variance_is_not_proved_for_a_laplace() -> None:
+    b = sp.Symbol("b", positive=True)
+    zero, one = sp.Integer(0), sp.Integer(1)
+    out = derive(Dist(FAMILIES["Laplace"], (zero, b)), Dist(FAMILIES["Normal"], (zero, one)))
+    assert out.derivation is not None
+    sigma = sp.sqrt(2) * b
+    gaussian = -sp.log(sigma) + (sigma**2 - 1) / 2
+    claimed = conclude(out.derivation, gaussian)
+    assert not Core().decide(claimed, claimed.steps[-1]).proved

@@ -38,7 +38,16 @@ import sympy as sp
 
 from elbo_check.rules import Rule, axiom
 
-__all__ = ["EXPONENTIAL_CONCRETE", "MODELS", "Digamma", "LogGamma", "Model", "Moment", "to_sympy"]
+__all__ = [
+    "EXPONENTIAL_CONCRETE",
+    "MODELS",
+    "Digamma",
+    "LogGamma",
+    "Model",
+    "Moment",
+    "to_core",
+    "to_sympy",
+]
 
 
 class Digamma(sp.Function):  # type: ignore[misc]
@@ -76,6 +85,43 @@ def to_sympy(expr: sp.Expr) -> sp.Expr:
     -EulerGamma + log(2)
     """
     return expr.replace(Digamma, sp.digamma).replace(LogGamma, sp.loggamma)
+
+
+def to_core(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with sympy's ψ and log Γ written as the core's opaque :class:`Digamma`, :class:`LogGamma`.
+
+    ``digamma(a)`` and ``polygamma(0, a)`` become ``Digamma(a)``; ``loggamma(a)``
+    becomes ``LogGamma(a)``; ``log(gamma(a))`` too and ``gamma(a)`` becomes
+    ``exp(LogGamma(a))``, but only where ``a > 0`` is proved (Γ(a) > 0 there);
+    ``EulerGamma`` becomes ``-Digamma(1)``.  What is left outside the fragment
+    stays, and the core then refuses it.
+
+    >>> k = sp.Symbol("k", positive=True)
+    >>> to_core(sp.digamma(k) + sp.log(sp.gamma(k)) - sp.EulerGamma) == Digamma(1) + Digamma(k) + LogGamma(k)
+    True
+    """
+    from elbo_check.core.fragment import fact
+
+    def positive(a: sp.Expr) -> bool:
+        return fact(a, "positive") is True
+
+    out = expr.replace(
+        lambda e: isinstance(e, sp.polygamma) and e.args[0] == 0, lambda e: Digamma(e.args[1])
+    )
+    out = out.replace(sp.digamma, Digamma).replace(sp.loggamma, LogGamma)
+    out = out.replace(
+        lambda e: (
+            isinstance(e, sp.log)
+            and isinstance(e.args[0], sp.gamma)
+            and positive(e.args[0].args[0])
+        ),
+        lambda e: LogGamma(e.args[0].args[0]),
+    )
+    out = out.replace(
+        lambda e: isinstance(e, sp.gamma) and positive(e.args[0]),
+        lambda e: sp.exp(LogGamma(e.args[0])),
+    )
+    return out.xreplace({sp.EulerGamma: -Digamma(sp.Integer(1))})
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from elbo_check.klformula._moments import (
     expectation,
     log_density_axiom,
     moment_axioms,
+    to_core,
     to_sympy,
 )
 from elbo_check.klformula.families import FAMILIES, Domain, symbol_for
@@ -46,6 +47,7 @@ __all__ = [
     "PAIRS",
     "Derived",
     "canonical_dists",
+    "conclude",
     "continuous_derivation",
     "derive",
     "outside_support",
@@ -290,6 +292,39 @@ def derive(q: Dist, p: Dist) -> Derived:
         return Derived(None, None, made)
     derivation, closed = made
     return Derived(_closed_for_user(qn, pn, closed, q, p), derivation, _axioms_of(derivation))
+
+
+def conclude(derivation: Derivation, claim: sp.Expr) -> Derivation:
+    """A copy of ``derivation`` with one more step: its closed form ``= claim`` (regroup).
+
+    ``claim`` may use sympy's ``digamma``/``polygamma(0, .)``/``loggamma``/``gamma``
+    (see :func:`~._moments.to_core`).  The copy has the same steps, citations and
+    assumptions, so its last step is proved exactly when the core shows the
+    claim equal to the derived closed form.
+
+    >>> from elbo_check.core import Core
+    >>> d = pair_derivation("Exponential", "Exponential")
+    >>> r1, r2 = sorted(d.steps[-1].rhs.free_symbols, key=str)
+    >>> good = conclude(d, sp.log(r1 / r2) + r2 / r1 - 1)
+    >>> Core().decide(good, good.steps[-1]).proved
+    True
+    >>> bad = conclude(d, sp.log(r1 / r2) + r2 / r1)
+    >>> Core().decide(bad, bad.steps[-1]).proved
+    False
+    """
+    copy = Derivation(
+        derivation.name,
+        title=derivation.title,
+        description=derivation.description,
+        assumptions=derivation.assumptions,
+    )
+    copy.start(derivation.steps[0].lhs)
+    for step in derivation.steps:
+        names = {r.name for r in step.rules}
+        texts = [t for t in step.by.split("; ") if t not in names]
+        copy.equals(step.rhs, by=[*texts, *step.rules])
+    copy.equals(to_core(claim), by="the claimed closed form (regroup)")
+    return copy
 
 
 def outside_support(q: Dist, p: Dist) -> str | None:
