@@ -374,3 +374,30 @@ def test_the_gaussian_formula_with_matched_variance_is_not_proved_for_a_laplace(
     gaussian = -sp.log(sigma) + (sigma**2 - 1) / 2
     claimed = conclude(out.derivation, gaussian)
     assert not Core().decide(claimed, claimed.steps[-1]).proved
+
+
+@pytest.mark.parametrize("name", ["Bernoulli", "Categorical", "Binomial", "Geometric"])
+def test_each_log_of_a_quotient_of_probabilities_axiom_is_true(name: str) -> None:
+    q, p = canonical_dists(name, name)
+    derivation = pair_derivation(name, name)
+    splits = [r for r in derivation.steps[-1].rules if r.name.startswith("log(")]
+    assert splits
+    rng = random.Random(f"quotients-{name}")
+    for _ in range(3):
+        values = _point(q, p, rng)
+        for rule in splits:
+            assert rule.lhs is not None
+            assert rule.rhs is not None
+            assert _close(_mp(rule.lhs.xreplace(values)), _mp(rule.rhs.xreplace(values)))
+
+
+def test_a_bernoulli_claim_with_the_logs_split_is_proved() -> None:
+    q, p = canonical_dists("Bernoulli", "Bernoulli")
+    a, b = q.args[0], p.args[0]
+    out = derive(q, p)
+    assert out.derivation is not None
+    split = a * sp.log(a) - a * sp.log(b) + (1 - a) * sp.log(1 - a) - (1 - a) * sp.log(1 - b)
+    claimed = conclude(out.derivation, split)
+    assert Core().decide(claimed, claimed.steps[-1]).proved
+    wrong = conclude(out.derivation, split + (1 - a) * sp.log(1 - a))
+    assert not Core().decide(wrong, wrong.steps[-1]).proved

@@ -19,7 +19,12 @@ from __future__ import annotations
 import sympy as sp
 
 from elbo_check.derivation import Derivation
-from elbo_check.klformula._series import PROBABILITY_DOMAIN, series_derivation
+from elbo_check.klformula._series import (
+    PROBABILITY_DOMAIN,
+    probability_expressions,
+    quotient_logs,
+    series_derivation,
+)
 from elbo_check.klformula.spec import Dist
 
 __all__ = ["MAX_TERMS", "PROBABILITIES", "discrete_derivation"]
@@ -53,6 +58,8 @@ def discrete_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
         return "Binomial pairs need the same n"
     if q.family.name == "Categorical" and len(q.args) != len(p.args):
         return "Categorical pairs need the same number of categories"
+    if q.family.name == "Binomial":  # the sum route gives n·KL(Bernoulli), for any n
+        return series_derivation(q, p)
     support = _support(q)
     if isinstance(support, str):
         return series_derivation(q, p)
@@ -74,5 +81,9 @@ def discrete_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
         assumptions=[PROBABILITIES],
     )
     d.start(total)
-    d.equals(total, by="definition of the discrete KL: Σ_k q(k) log(q(k)/p(k)) over the support")
+    splits = quotient_logs(total, probability_expressions(q, p))
+    d.equals(
+        total,
+        by=["definition of the discrete KL: Σ_k q(k) log(q(k)/p(k)) over the support", *splits],
+    )
     return d, total

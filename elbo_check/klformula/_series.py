@@ -35,7 +35,16 @@ from elbo_check.derivation import Derivation
 from elbo_check.klformula.spec import Dist
 from elbo_check.rules import Rule, axiom, side_condition
 
-__all__ = ["LAWS", "FiniteSum", "Law", "Series", "series_derivation"]
+__all__ = [
+    "LAWS",
+    "PROBABILITY_DOMAIN",
+    "FiniteSum",
+    "Law",
+    "Series",
+    "probability_expressions",
+    "quotient_logs",
+    "series_derivation",
+]
 
 #: 0 < p < 1 for every probability (sympy itself knows only p > 0)
 PROBABILITY_DOMAIN = side_condition(
@@ -151,6 +160,43 @@ LAWS: dict[str, Law] = {
 }
 
 
+def probability_expressions(*dists: Dist) -> list[sp.Expr]:
+    """Probabilities of the pmfs that sympy cannot show positive: ``1 - p``, a Categorical's ``1 - p1 - p2``."""
+    out: list[sp.Expr] = []
+    for dist in dists:
+        name = dist.family.name
+        if name in ("Bernoulli", "Geometric", "Binomial"):
+            out.append(1 - dist.args[-1])
+        elif name == "Categorical":
+            out.extend(dist.args)
+    return [e for e in dict.fromkeys(out) if not isinstance(e, sp.Symbol) and not e.is_number]
+
+
+def quotient_logs(closed: sp.Expr, probabilities: list[sp.Expr]) -> list[Rule]:
+    """``log(A/B) = log A - log B`` (and for ``B/A``) for the quotients of probabilities in ``closed``.
+
+    Each is an instance axiom: ``A`` and ``B`` are probabilities, positive by
+    the side condition 0 < p < 1, which sympy cannot see for ``1 - p``.
+    """
+    known = set(probabilities)
+    rules = []
+    for atom in sorted(closed.atoms(sp.log), key=sp.default_sort_key):
+        num, den = atom.args[0].as_numer_denom()
+        if not ({num, den} & known) or not all(e in known or e.is_Symbol for e in (num, den)):
+            continue
+        for a, b in ((num, den), (den, num)):
+            rules.append(
+                axiom(
+                    f"log({sp.sstr(a)}) - log({sp.sstr(b)})",
+                    sp.log(a / b),
+                    sp.log(a) - sp.log(b),
+                    f"log(A/B) = log A - log B for A = {sp.sstr(a)} and B = {sp.sstr(b)}, "
+                    "both positive (probabilities: 0 < p < 1)",
+                )
+            )
+    return rules
+
+
 def _show(name: str, args: tuple[sp.Expr, ...]) -> str:
     return f"{name}({', '.join(sp.sstr(a) for a in args)})"
 
@@ -202,5 +248,6 @@ def series_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
     d.equals(a * total(fq * k) + b * total(fq), by=[linear])
     d.equals(a * mean + b, by=moments)
     closed = law.closed(q.args, p.args)
-    d.equals(closed, by="regroup")
+    splits = quotient_logs(closed, probability_expressions(q, p))
+    d.equals(closed, by=["regroup", *splits])
     return d, closed

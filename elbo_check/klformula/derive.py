@@ -323,7 +323,10 @@ def conclude(derivation: Derivation, claim: sp.Expr) -> Derivation:
         names = {r.name for r in step.rules}
         texts = [t for t in step.by.split("; ") if t not in names]
         copy.equals(step.rhs, by=[*texts, *step.rules])
-    copy.equals(to_core(claim), by="the claimed closed form (regroup)")
+    # the final step's instance axioms (log of a quotient of probabilities) serve the claim too
+    copy.equals(
+        to_core(claim), by=["the claimed closed form (regroup)", *derivation.steps[-1].rules]
+    )
     return copy
 
 
