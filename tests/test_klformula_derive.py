@@ -376,13 +376,18 @@ def test_the_gaussian_formula_with_matched_variance_is_not_proved_for_a_laplace(
     assert not Core().decide(claimed, claimed.steps[-1]).proved
 
 
-@pytest.mark.parametrize("name", ["Bernoulli", "Categorical", "Binomial", "Geometric"])
-def test_each_log_of_a_quotient_of_probabilities_axiom_is_true(name: str) -> None:
-    q, p = canonical_dists(name, name)
-    derivation = pair_derivation(name, name)
-    splits = [r for r in derivation.steps[-1].rules if r.name.startswith("log(")]
+QUOTIENTS = [(f, f) for f in ("Bernoulli", "Categorical", "Binomial", "Geometric", "Uniform")]
+
+
+@pytest.mark.parametrize("pair", [*QUOTIENTS, ("Uniform", "Normal")], ids=_ids)
+def test_each_log_of_a_quotient_axiom_is_true(pair: tuple[str, str]) -> None:
+    q, p = canonical_dists(*pair)
+    derivation = pair_derivation(*pair)
+    splits = [
+        r for r in derivation.steps[-1].rules if r.statement.startswith("the log of a quotient")
+    ]
     assert splits
-    rng = random.Random(f"quotients-{name}")
+    rng = random.Random(f"quotients-{pair}")
     for _ in range(3):
         values = _point(q, p, rng)
         for rule in splits:
@@ -400,4 +405,16 @@ def test_a_bernoulli_claim_with_the_logs_split_is_proved() -> None:
     claimed = conclude(out.derivation, split)
     assert Core().decide(claimed, claimed.steps[-1]).proved
     wrong = conclude(out.derivation, split + (1 - a) * sp.log(1 - a))
+    assert not Core().decide(wrong, wrong.steps[-1]).proved
+
+
+def test_a_uniform_claim_may_combine_the_logs_its_own_way() -> None:
+    q, p = canonical_dists("Uniform", "Normal")
+    (a, b), (m, s) = q.args, p.args
+    out = derive(q, p)
+    assert out.derivation is not None
+    second = ((b - m) ** 3 - (a - m) ** 3) / (6 * s**2 * (b - a))
+    claimed = conclude(out.derivation, sp.log(s * sp.sqrt(2 * sp.pi) / (b - a)) + second)
+    assert Core().decide(claimed, claimed.steps[-1]).proved
+    wrong = conclude(out.derivation, sp.log(s * sp.sqrt(2 * sp.pi) / (b - a)) + 2 * second)
     assert not Core().decide(wrong, wrong.steps[-1]).proved

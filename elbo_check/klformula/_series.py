@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from elbo_check.core.fragment import fact
 from elbo_check.derivation import Derivation
 from elbo_check.klformula.spec import Dist
 from elbo_check.rules import Rule, axiom, side_condition
@@ -41,6 +42,7 @@ __all__ = [
     "FiniteSum",
     "Law",
     "Series",
+    "positives_of",
     "probability_expressions",
     "quotient_logs",
     "series_derivation",
@@ -172,29 +174,48 @@ def probability_expressions(*dists: Dist) -> list[sp.Expr]:
     return [e for e in dict.fromkeys(out) if not isinstance(e, sp.Symbol) and not e.is_number]
 
 
-def quotient_logs(closed: sp.Expr, probabilities: list[sp.Expr]) -> list[Rule]:
-    """``log(A/B) = log A - log B`` (and for ``B/A``) for the quotients of probabilities in ``closed``.
+def quotient_logs(
+    closed: sp.Expr, positives: list[sp.Expr], why: str = "probabilities: 0 < p < 1"
+) -> list[Rule]:
+    """``log(A/B) = Σ log(factors of A) - Σ log(factors of B)`` for the logs in ``closed``.
 
-    Each is an instance axiom: ``A`` and ``B`` are probabilities, positive by
-    the side condition 0 < p < 1, which sympy cannot see for ``1 - p``.
+    Only where every factor of ``A`` and ``B`` is in ``positives`` (positive by
+    a side condition, which sympy cannot see for ``1 - p`` or ``b - a``) or
+    provably positive, and at least one is in ``positives``; both orientations.
+    Each is an instance axiom.
     """
-    known = set(probabilities)
+    known = set(positives)
     rules = []
     for atom in sorted(closed.atoms(sp.log), key=sp.default_sort_key):
         num, den = atom.args[0].as_numer_denom()
-        if not ({num, den} & known) or not all(e in known or e.is_Symbol for e in (num, den)):
+        tops, bottoms = sp.Mul.make_args(num), sp.Mul.make_args(den)
+        factors = (*tops, *bottoms)
+        if not known & set(factors) or not all(f in known or fact(f, "positive") for f in factors):
             continue
-        for a, b in ((num, den), (den, num)):
+        split = sp.Add(*(sp.log(f) for f in tops)) - sp.Add(*(sp.log(f) for f in bottoms))
+        for lhs, rhs in ((atom, split), (sp.log(den / num), -split)):
+            if lhs == rhs:
+                continue
             rules.append(
                 axiom(
-                    f"log({sp.sstr(a)}) - log({sp.sstr(b)})",
-                    sp.log(a / b),
-                    sp.log(a) - sp.log(b),
-                    f"log(A/B) = log A - log B for A = {sp.sstr(a)} and B = {sp.sstr(b)}, "
-                    "both positive (probabilities: 0 < p < 1)",
+                    f"{sp.sstr(lhs)} = {sp.sstr(rhs)}",
+                    lhs,
+                    rhs,
+                    f"the log of a quotient of positive factors ({why})",
                 )
             )
     return rules
+
+
+def positives_of(rules: tuple[Rule, ...]) -> list[sp.Expr]:
+    """The side-condition positives that :func:`quotient_logs` rules were made for."""
+    out: list[sp.Expr] = []
+    for rule in rules:
+        if rule.rhs is not None and rule.statement.startswith("the log of a quotient"):
+            out += [
+                a.args[0] for a in rule.rhs.atoms(sp.log) if fact(a.args[0], "positive") is not True
+            ]
+    return list(dict.fromkeys(out))
 
 
 def _show(name: str, args: tuple[sp.Expr, ...]) -> str:

@@ -38,6 +38,7 @@ from elbo_check.klformula._moments import (
     to_core,
     to_sympy,
 )
+from elbo_check.klformula._series import positives_of, quotient_logs
 from elbo_check.klformula.families import FAMILIES, Domain, symbol_for
 from elbo_check.klformula.spec import Dist
 from elbo_check.rules import Rule, integrability, side_condition
@@ -224,7 +225,8 @@ def continuous_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
     if qn == pn == "Uniform":
         # a constant log-ratio: take it out, then integrate the constant density
         d.equals(closed * integral(fq), by="the log-ratio is constant on q's support")
-        d.equals(closed, by="polynomial antiderivative")
+        splits = quotient_logs(closed, [b - a for a, b in (q.args, p.args)], "widths: a < b")
+        d.equals(closed, by=["polynomial antiderivative", *splits])
         return d, closed
     d.equals(
         integral(fq * sp.log(fq)) - integral(fq * sp.log(fp)), by="log of a quotient; linearity"
@@ -242,7 +244,9 @@ def continuous_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
         else ["the core's Gaussian/polynomial integrals"]
     )
     d.equals(moments, by=cited)
-    d.equals(closed, by="regroup")
+    widths = [d_.args[1] - d_.args[0] for d_ in (q, p) if d_.family.name == "Uniform"]
+    splits = quotient_logs(closed, widths, "widths of Uniform supports: a < b")
+    d.equals(closed, by=["regroup", *splits])
     return d, closed
 
 
@@ -323,10 +327,14 @@ def conclude(derivation: Derivation, claim: sp.Expr) -> Derivation:
         names = {r.name for r in step.rules}
         texts = [t for t in step.by.split("; ") if t not in names]
         copy.equals(step.rhs, by=[*texts, *step.rules])
-    # the final step's instance axioms (log of a quotient of probabilities) serve the claim too
-    copy.equals(
-        to_core(claim), by=["the claimed closed form (regroup)", *derivation.steps[-1].rules]
-    )
+    # the final step's instance axioms (logs of quotients of side-condition positives), and the
+    # same for the claim's own logs, so that a claim may split or combine those logs its own way
+    final = derivation.steps[-1].rules
+    core_claim = to_core(claim)
+    names = {r.name for r in final}
+    why = "positive by the derivation's side conditions"
+    own = [r for r in quotient_logs(core_claim, positives_of(final), why) if r.name not in names]
+    copy.equals(core_claim, by=["the claimed closed form (regroup)", *final, *own])
     return copy
 
 
