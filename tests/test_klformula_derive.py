@@ -20,7 +20,7 @@ import sympy as sp
 from elbo_check import Derivation, Verdict, check_derivation
 from elbo_check.core import Core
 from elbo_check.klformula._moments import MODELS, log_density_axiom, moment_axioms, to_sympy
-from elbo_check.klformula._series import LAWS, FiniteSum, Series
+from elbo_check.klformula._series import LAWS, FiniteSum, InfiniteSum
 from elbo_check.klformula.derive import (
     INFINITE,
     PAIRS,
@@ -339,11 +339,11 @@ def _summed(expr: sp.Expr, q: Dist, k: sp.Symbol) -> mpmath.mpf:
     """``expr`` with each opaque sum over q's pmf evaluated by mpmath summation."""
     law = LAWS[q.family.name]
     sums = {}
-    for node in expr.atoms(Series, FiniteSum):
+    for node in expr.atoms(InfiniteSum, FiniteSum):
         body = node.args[0].replace(law.head, lambda t, *a: q.family.density(t, *a))
         f = sp.lambdify(k, body, "mpmath")
         lo = int(node.args[2])
-        hi = mpmath.inf if isinstance(node, Series) else int(node.args[3])
+        hi = mpmath.inf if isinstance(node, InfiniteSum) else int(node.args[3])
         sums[node] = sp.Float(mpmath.nsum(f, [lo, hi]), 30)
     return _mp(expr.xreplace(sums))
 

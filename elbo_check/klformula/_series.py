@@ -1,7 +1,7 @@
 r"""Discrete pairs over an infinite or symbolic support: Poisson, Geometric, Binomial(n).
 
 ``Sum`` is outside the core's fragment, so the defining sum is written with
-an *opaque* function class: ``Series(body, k, lo)`` is Σ_{k ≥ lo} body and
+an *opaque* function class: ``InfiniteSum(body, k, lo)`` is Σ_{k ≥ lo} body and
 ``FiniteSum(body, k, lo, hi)`` is Σ_{k = lo}^{hi} body.  The core treats them
 as uninterpreted; every fact about them is a cited axiom in the ledger, each
 an instance for the pair's own parameters (whose domain, 0 < p < 1, is the
@@ -41,7 +41,7 @@ __all__ = [
     "PROBABILITY_DOMAIN",
     "FiniteSum",
     "Law",
-    "Series",
+    "InfiniteSum",
     "positives_of",
     "probability_expressions",
     "quotient_logs",
@@ -56,8 +56,8 @@ PROBABILITY_DOMAIN = side_condition(
 )
 
 
-class Series(sp.Function):  # type: ignore[misc]
-    """``Series(body, k, lo)``: Σ_{k ≥ lo} body (opaque: its facts are cited axioms)."""
+class InfiniteSum(sp.Function):  # type: ignore[misc]
+    """``InfiniteSum(body, k, lo)``: Σ_{k ≥ lo} body (opaque: its facts are cited axioms)."""
 
     nargs = 3
     is_real = True
@@ -66,6 +66,9 @@ class Series(sp.Function):  # type: ignore[misc]
     def _sympystr(self, printer: sp.printing.str.StrPrinter) -> str:
         body, k, lo = self.args
         return f"Sum({printer._print(body)}, {k} >= {printer._print(lo)})"
+
+    def _pretty(self, printer: sp.printing.pretty.pretty.PrettyPrinter) -> object:
+        return printer._print_Sum(sp.Sum(self.args[0], (self.args[1], self.args[2], sp.oo)))
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         body, k, lo = self.args
@@ -82,6 +85,9 @@ class FiniteSum(sp.Function):  # type: ignore[misc]
     def _sympystr(self, printer: sp.printing.str.StrPrinter) -> str:
         body, k, lo, hi = self.args
         return f"Sum({printer._print(body)}, {k} = {printer._print(lo)}..{printer._print(hi)})"
+
+    def _pretty(self, printer: sp.printing.pretty.pretty.PrettyPrinter) -> object:
+        return printer._print_Sum(sp.Sum(self.args[0], (self.args[1], self.args[2], self.args[3])))
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         body, k, lo, hi = self.args
@@ -234,7 +240,7 @@ def series_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
     lo, hi = q.family.support(*q.args)
 
     def total(body: sp.Expr) -> sp.Expr:
-        return Series(body, k, lo) if hi == sp.oo else FiniteSum(body, k, lo, hi)
+        return InfiniteSum(body, k, lo) if hi == sp.oo else FiniteSum(body, k, lo, hi)
 
     fq, fp = law.pmf(k, q.args), law.pmf(k, p.args)
     a, b = law.coeffs(q.args, p.args)
