@@ -418,3 +418,12 @@ def test_a_uniform_claim_may_combine_the_logs_its_own_way() -> None:
     assert Core().decide(claimed, claimed.steps[-1]).proved
     wrong = conclude(out.derivation, sp.log(s * sp.sqrt(2 * sp.pi) / (b - a)) + 2 * second)
     assert not Core().decide(wrong, wrong.steps[-1]).proved
+
+
+@pytest.mark.parametrize("family", sorted({q for q, p in PAIRS if q == p}))
+def test_the_kl_of_a_distribution_from_itself_is_proved_zero(family: str) -> None:
+    q, _ = canonical_dists(family, family)
+    out = derive(q, q)
+    assert out.derivation is not None
+    assert out.closed_form == 0
+    assert check_derivation(out.derivation).verdict is Verdict.PROVED
