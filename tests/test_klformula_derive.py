@@ -195,7 +195,7 @@ def _kinks(name: str, values: dict[sp.Wild, sp.Expr]) -> list[mpmath.mpf]:
     """Where a Laplace moment's integrand has a kink (quadrature splits there)."""
     if name != "Laplace":
         return []
-    mu = next(v for w, v in values.items() if w.name.startswith("lap0"))
+    mu = next(v for w, v in values.items() if w.name == "mu")
     c = next(v for w, v in values.items() if w.name == "c")
     d = next(v for w, v in values.items() if w.name == "d")
     return sorted({_mp(mu), _mp(-c / d)})

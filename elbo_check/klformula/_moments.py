@@ -36,6 +36,7 @@ from functools import cache
 
 import sympy as sp
 
+from elbo_check.klformula.families import FAMILIES
 from elbo_check.rules import Rule, axiom
 
 __all__ = [
@@ -152,7 +153,7 @@ class Model:
 
     def wilds(self, suffix: str = "") -> tuple[sp.Wild, ...]:
         """The pattern variables of the parameters, with the family's assumptions."""
-        names = [f"{self.name[:3].lower()}{i}{suffix}" for i in range(len(self.kinds))]
+        names = [f"{n}{suffix}" for n in FAMILIES[self.name].params]
         return tuple(sp.Wild(n, **{k: True}) for n, k in zip(names, self.kinds, strict=True))
 
     def density(self, x: sp.Expr, *args: sp.Expr) -> sp.Expr:
