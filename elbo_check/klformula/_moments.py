@@ -220,6 +220,7 @@ MODELS: dict[str, Model] = {
         (
             _ONE,
             Moment("x", _x, lambda r: 1 / r),
+            Moment("x²", _x2, lambda r: 2 / r**2),
             Moment("log x", _logx, lambda r: Digamma(sp.Integer(1)) - sp.log(r)),
         ),
         head=sp.Function("exponential_pdf", positive=True),
@@ -233,6 +234,7 @@ MODELS: dict[str, Model] = {
         (
             _ONE,
             Moment("x", _x, lambda k, t: k * t),
+            Moment("x²", _x2, lambda k, t: k * (k + 1) * t**2),
             Moment("log x", _logx, lambda k, t: Digamma(k) + sp.log(t)),
         ),
         head=sp.Function("gamma_pdf", positive=True),
@@ -261,6 +263,8 @@ MODELS: dict[str, Model] = {
             _ONE,
             Moment("log x", _logx, lambda m, s: m),
             Moment("log² x", lambda x, c, d: sp.log(x) ** 2, lambda m, s: m**2 + s**2),
+            Moment("x", _x, lambda m, s: sp.exp(m + s**2 / 2)),
+            Moment("x²", _x2, lambda m, s: sp.exp(2 * m + 2 * s**2)),
         ),
         head=sp.Function("lognormal_pdf", positive=True),
         kinds=("real", "positive"),
@@ -279,6 +283,8 @@ MODELS: dict[str, Model] = {
         (
             _ONE,
             Moment("log x", _logx, lambda a, b: Digamma(a) - Digamma(a + b)),
+            Moment("x", _x, lambda a, b: a / (a + b)),
+            Moment("x²", _x2, lambda a, b: a * (a + 1) / ((a + b) * (a + b + 1))),
             Moment(
                 "log(1 - x)",
                 lambda x, c, d: sp.log(1 - x),
@@ -348,32 +354,39 @@ def moment_axioms(model: Model, x: sp.Symbol) -> tuple[Rule, ...]:
 
 
 def expectation(
-    model: Model, args: tuple[sp.Expr, ...], expr: sp.Expr, x: sp.Symbol
+    model: Model,
+    args: tuple[sp.Expr, ...],
+    expr: sp.Expr,
+    x: sp.Symbol,
+    used: set[str] | None = None,
 ) -> sp.Expr | None:
     """``E[expr]`` under ``model(args)`` from the moment table, or None if a term is not covered.
 
-    This only *proposes* the next step of a derivation; the core checks it.
+    ``used`` collects the labels of the moments taken.  This only *proposes*
+    the next step of a derivation; the core checks it.
     """
     total = sp.Integer(0)
     for term in sp.Add.make_args(sp.expand(sp.expand_log(expr))):
         if term == 0:
             continue
         const, dep = term.as_independent(x, as_Add=False)
-        value = _moment_of(model, args, dep, x)
-        if value is None:
+        found = _moment_of(model, args, dep, x)
+        if found is None:
             return None
-        total += const * value
+        total += const * found[1]
+        if used is not None:
+            used.add(found[0])
     return total
 
 
 def _moment_of(
     model: Model, args: tuple[sp.Expr, ...], dep: sp.Expr, x: sp.Symbol
-) -> sp.Expr | None:
+) -> tuple[str, sp.Expr] | None:
     for m in model.moments:
         pattern = m.stat(x, _C, _D)
         if not m.affine:
             if dep == pattern:
-                return m.value(*args)
+                return m.label, m.value(*args)
             continue
         found = dep.match(pattern)
         if found is None or found.get(_D) is None:
@@ -381,5 +394,5 @@ def _moment_of(
         c, d = found.get(_C, sp.Integer(0)), found[_D]
         if c.has(x) or d.has(x) or d == 0:
             continue
-        return m.value(*args, c, d)
+        return m.label, m.value(*args, c, d)
     return None

@@ -32,6 +32,7 @@ from elbo_check.klformula._moments import (
     MODELS,
     Digamma,
     LogGamma,
+    Model,
     expectation,
     log_density_axiom,
     moment_axioms,
@@ -44,6 +45,7 @@ from elbo_check.klformula.spec import Dist
 from elbo_check.rules import Rule, integrability, side_condition
 
 __all__ = [
+    "GENERIC",
     "INFINITE",
     "PAIRS",
     "Derived",
@@ -138,10 +140,24 @@ _CLOSED: dict[tuple[str, str], E] = {
     ("Laplace", "Normal"): _laplace_normal,
 }
 
+#: further continuous pairs: q's support lies in p's and q's moments cover log p; their
+#: closed form is the expectation of the log-ratio as the moments give it (no regrouping)
+GENERIC: tuple[tuple[str, str], ...] = (
+    ("Gamma", "Exponential"),
+    ("Beta", "Exponential"),
+    ("Beta", "Gamma"),
+    ("LogNormal", "Exponential"),
+    ("LogNormal", "Gamma"),
+    ("Exponential", "Normal"),
+    ("Gamma", "Normal"),
+    ("LogNormal", "Normal"),
+    ("Beta", "Normal"),
+)
+
 _DISCRETE = ("Bernoulli", "Categorical", "Binomial", "Poisson", "Geometric")
 
 #: every (q, p) pair with a derivation (``pair_derivation``)
-PAIRS: tuple[tuple[str, str], ...] = (*_CLOSED, *((f, f) for f in _DISCRETE))
+PAIRS: tuple[tuple[str, str], ...] = (*_CLOSED, *GENERIC, *((f, f) for f in _DISCRETE))
 #: notable pairs whose KL is +∞ because q puts mass where p has none (no derivation: ∞ is
 #: outside the fragment); :func:`derive` detects every such case from the supports
 INFINITE: tuple[tuple[str, str], ...] = (
@@ -193,26 +209,36 @@ def _show(family: str, args: tuple[sp.Expr, ...]) -> str:
     return f"{family}({', '.join(sp.sstr(a) for a in args)})"
 
 
-def continuous_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
-    """The derivation of KL(q ‖ p) for a continuous pair, and its closed form (or why not)."""
-    qn, pn = q.family.name, p.family.name
-    closed_of = _CLOSED.get((qn, pn))
-    if closed_of is None:
-        return f"no derivation for the pair {qn} vs {pn}"
-    qm, pm = MODELS[qn], MODELS[pn]
+def _models(qn: str, pn: str) -> tuple[Model, Model]:
     if qn == pn == "Exponential":
-        qm = pm = EXPONENTIAL_CONCRETE  # no axiom: the core integrates r exp(-r x) x^n itself
+        return (
+            EXPONENTIAL_CONCRETE,
+            EXPONENTIAL_CONCRETE,
+        )  # the core integrates r exp(-r x) x^n itself
+    return MODELS[qn], MODELS[pn]
+
+
+def continuous_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
+    """The derivation of KL(q ‖ p) for a continuous pair, and its closed form (or why not).
+
+    For a pair with a known closed form (:data:`_CLOSED`) the last step regroups
+    into it; for the other pairs of :data:`GENERIC` the closed form is the
+    expectation of the log-ratio, term by term, as the moments give it.
+    """
+    qn, pn = q.family.name, p.family.name
+    if (qn, pn) not in _CLOSED and (qn, pn) not in GENERIC:
+        return f"no derivation for the pair {qn} vs {pn}"
+    qm, pm = _models(qn, pn)
     x = _variable((*q.args, *p.args), ("x", "z", "u", "t", "y", "v", "w"))
     lo, hi = qm.support(*q.args)
     fq, fp = qm.density(x, *q.args), pm.density(x, *p.args)
     abstract = [m for m in dict.fromkeys((qm, pm)) if m.head is not None]
     assumptions: list[Rule] = [INTEGRABILITY] if abstract else []
-    if qn == "Uniform":
+    if "Uniform" in (qn, pn):
         assumptions.append(UNIFORM_SUPPORT)
-    title = f"KL({_show(qn, q.args)} || {_show(pn, p.args)})"
     d = Derivation(
         _slug(qn, pn),
-        title=title,
+        title=f"KL({_show(qn, q.args)} || {_show(pn, p.args)})",
         description="From the defining integral over q's support, by the moments of q.",
         assumptions=assumptions,
     )
@@ -221,29 +247,33 @@ def continuous_derivation(q: Dist, p: Dist) -> tuple[Derivation, sp.Expr] | str:
         return sp.Integral(body, (x, lo, hi))
 
     d.start(integral(fq * sp.log(fq / fp)))
-    closed = closed_of(*q.args, *p.args)
     if qn == pn == "Uniform":
         # a constant log-ratio: take it out, then integrate the constant density
+        closed = _CLOSED[(qn, pn)](*q.args, *p.args)
         d.equals(closed * integral(fq), by="the log-ratio is constant on q's support")
         splits = quotient_logs(closed, [b - a for a, b in (q.args, p.args)], "widths: a < b")
         d.equals(closed, by=["polynomial antiderivative", *splits])
         return d, closed
+    lq, lp = qm.logpdf(x, *q.args), pm.logpdf(x, *p.args)
+    used: set[str] = set()
+    moments = expectation(qm, q.args, lq - lp, x, used)
+    if moments is None or None in (expectation(qm, q.args, e, x, used) for e in (lq, lp)):
+        return f"the moments of {qn} do not cover log q - log p"
     d.equals(
         integral(fq * sp.log(fq)) - integral(fq * sp.log(fp)), by="log of a quotient; linearity"
     )
-    lq, lp = qm.logpdf(x, *q.args), pm.logpdf(x, *p.args)
     logs: list[str | Rule] = [log_density_axiom(m, x, qm) for m in abstract if qm.head is not None]
     d.equals(integral(fq * lq) - integral(fq * lp), by=logs or "log of the densities")
-    moments = expectation(qm, q.args, lq - lp, x)
-    if moments is None:
-        return f"the moments of {qn} do not cover log q - log p"
     cited: list[str | Rule] = ["moments of q: linearity of the integral"]
-    cited += (
-        list(moment_axioms(qm, x))
-        if qm.head is not None
-        else ["the core's Gaussian/polynomial integrals"]
-    )
+    if qm.head is None:
+        cited.append("the core's Gaussian/polynomial integrals")
+    else:
+        cited += [r for r in moment_axioms(qm, x) if r.name.split("E[", 1)[1][:-1] in used]
     d.equals(moments, by=cited)
+    closed_of = _CLOSED.get((qn, pn))
+    if closed_of is None:
+        return d, moments
+    closed = closed_of(*q.args, *p.args)
     widths = [d_.args[1] - d_.args[0] for d_ in (q, p) if d_.family.name == "Uniform"]
     splits = quotient_logs(closed, widths, "widths of Uniform supports: a < b")
     d.equals(closed, by=["regroup", *splits])
