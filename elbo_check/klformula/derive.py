@@ -7,7 +7,14 @@ statistics: ``x``, ``x²``, ``log x``, ``log(1-x)``, ``|x - c|``, ...), take
 expectations term by term (linearity), and regroup into the closed form.
 Gaussian and polynomial moments are evaluated by the core itself; the moments
 of the other families are cited axioms (see :mod:`._moments`), listed in the
-ledger.  A finite discrete support is written out term by term.
+ledger.  A finite discrete support is written out term by term; Poisson,
+Geometric and Binomial(n) use opaque sums (see :mod:`._series`).  When q puts
+mass outside p's support the KL is ``oo``, with no derivation.
+
+For the CLI: :func:`derive` gives the closed form (sympy's ``digamma`` and
+``loggamma``) and the derivation; :func:`conclude` appends a claimed closed
+form as one more step, which the core proves exactly when the claim equals the
+derived one (:func:`~._moments.to_core` maps the claim's special functions).
 
 >>> from elbo_check.klformula.families import FAMILIES, Domain, symbol_for
 >>> from elbo_check.klformula.spec import Dist
