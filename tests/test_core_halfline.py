@@ -121,3 +121,14 @@ def test_two_half_line_variables_are_not_covered() -> None:
     double = sp.Integral(sp.exp(-u - v), (u, 0, oo), (v, 0, oo))
     assert not converges(double, False)
     assert not _proved(double, 1)
+
+
+def test_a_rate_that_is_an_outer_variable_reaching_zero_is_not_integrated() -> None:
+    inner = sp.Integral(sp.exp(-v * u), (u, 0, oo))
+    assert not _proved(sp.Integral(inner, (v, 0, 1)), 1)
+    assert not _proved(inner, 1 / v)  # v is only real here
+
+
+def test_a_rate_that_is_a_positive_outer_variable_is_integrated_inside() -> None:
+    w = sp.Symbol("w", positive=True)
+    assert _proved(sp.Integral(u * sp.exp(-w * u), (u, 0, oo)), 1 / w**2)
