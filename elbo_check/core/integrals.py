@@ -9,7 +9,9 @@ integrand must converge on its own, by one of three tests:
   and provably negative definite (completing the square with positive pivots);
 * under the derivation's **integrability** side condition only, a term with an
   abstract density of every integration variable as a plain factor
-  (``q(z) * g``), never ``exp(q)``, ``1/q`` or a bare ``log q``.
+  (``q(z) * g``), never ``exp(q)``, ``1/q`` or a bare ``log q``;
+* an **exponential** over the half-line [0, ∞), one variable: ``P(u) exp(-a u + c)``
+  with ``a > 0`` proved.
 
 Evaluation (:class:`Reducer`), each move a classical theorem:
 
@@ -25,7 +27,11 @@ Evaluation (:class:`Reducer`), each move a classical theorem:
 
   one variable at a time (Fubini-Tonelli, justified by absolute convergence);
 * a polynomial over finite limits by its antiderivative (``Poly.integrate``,
-  then the fundamental theorem of calculus).
+  then the fundamental theorem of calculus);
+* the Gamma integral over the half-line, for ``a > 0`` proved and ``n`` a
+  non-negative integer up to :data:`MAX_DEGREE`,
+
+  .. math:: \int_0^{\infty} u^n e^{-a u + c}\, du = e^c\, \frac{n!}{a^{n+1}}.
 
 >>> import sympy as sp
 >>> z = sp.Symbol("z", real=True); s = sp.Symbol("s", positive=True)
@@ -54,6 +60,7 @@ INTEGRABLE = "integrability"
 GAUSSIAN = "Gaussian integral"
 FUBINI = "Fubini-Tonelli"
 FTC = "polynomial antiderivative"
+HALF_LINE = "Gamma integral on the half-line"
 
 #: what each fact states, for the axiom ledger
 FACTS: dict[str, str] = {
@@ -63,6 +70,8 @@ FACTS: dict[str, str] = {
     "t ~ N(0, 1), E[t²ʲ] = (2j-1)!!, for a > 0 (Poisson's integral, integration by parts)",
     FUBINI: "absolutely convergent iterated integrals may be taken in any order",
     FTC: "∫_a^b P = F(b) - F(a) for a polynomial P with antiderivative F",
+    HALF_LINE: "∫_0^∞ uⁿ exp(-a u + c) du = exp(c) n!/a^(n+1) for a > 0 and an integer n >= 0 "
+    "(Euler's Gamma integral, by induction with integration by parts)",
 }
 
 
@@ -163,6 +172,33 @@ def _bounded_polynomial(term: sp.Expr, limits: tuple[tuple[sp.Basic, ...], ...])
     return True
 
 
+def _half_line(limits: tuple[tuple[sp.Basic, ...], ...]) -> bool:
+    """Exactly one variable, integrated from 0 to +oo."""
+    return len(limits) == 1 and limits[0][1] == 0 and limits[0][2] == sp.oo
+
+
+def _decay(exponent: sp.Expr, var: sp.Symbol) -> tuple[sp.Expr, sp.Expr] | None:
+    """``(a, c)`` with ``exponent = -a var + c``, ``a > 0`` proved and ``c`` free of ``var``."""
+    if not exponent.is_polynomial(var):
+        return None
+    p = sp.Poly(exponent, var)
+    if p.degree() != 1:
+        return None
+    a = _positive(-p.coeff_monomial(var))
+    if a is None:
+        return None
+    return a, p.coeff_monomial(1)
+
+
+def _half_line_term(term: sp.Expr, var: sp.Symbol) -> bool:
+    """``P(var) exp(-a var + c)`` with ``a > 0`` proved: absolutely integrable on [0, oo)."""
+    split = _exp_poly(term, [var])
+    if split is None:
+        return False
+    exponent, poly = split
+    return poly == 0 or _decay(exponent, var) is not None
+
+
 def converges(integral: sp.Integral, integrable: bool) -> bool:
     """Is ``integral`` provably (absolutely) convergent?  See the module docstring."""
     limits = integral.limits
@@ -173,9 +209,14 @@ def converges(integral: sp.Integral, integrable: bool) -> bool:
         return False
     variables = [lim[0] for lim in limits]
     whole_line = all(lim[1] == -sp.oo and lim[2] == sp.oo for lim in limits)
+    half_line = _half_line(limits)
     definite: dict[sp.Expr, bool] = {}
     for term in sp.Add.make_args(sp.expand(body, power_exp=False, mul=False)):
         if integrable and _is_density_term(term, set(variables)):
+            continue
+        if half_line:
+            if not _half_line_term(term, variables[0]):
+                return False
             continue
         if not whole_line:
             if not _bounded_polynomial(term, limits):
@@ -232,11 +273,19 @@ class Reducer:
             closed = self._gaussian(body, variables)
             if closed is not None:
                 return closed
-        if body.is_polynomial(*variables) and not any(b.has(sp.oo, -sp.oo) for lim in limits for b in lim[1:]):
+        if _half_line(integral.limits):
+            closed = self._gamma(body, variables[0])
+            if closed is not None:
+                return closed
+        if body.is_polynomial(*variables) and not any(
+            b.has(sp.oo, -sp.oo) for lim in limits for b in lim[1:]
+        ):
             self._note(FTC)
             for var, lo, hi in limits:
                 antiderivative = sp.Poly(body, var).integrate().as_expr()
-                body = sp.expand(antiderivative.xreplace({var: hi}) - antiderivative.xreplace({var: lo}))
+                body = sp.expand(
+                    antiderivative.xreplace({var: hi}) - antiderivative.xreplace({var: lo})
+                )
             return body
         if len(limits) == 1:
             return self._linear(integral)
@@ -265,6 +314,27 @@ class Reducer:
         if self.integrable and any(_is_density_term(t, {var}) for t in terms):
             self._note(INTEGRABLE)
         return out
+
+    def _gamma(self, integrand: sp.Expr, var: sp.Symbol) -> sp.Expr | None:
+        """``∫_0^∞ Σ P(u) exp(-a u + c) du`` term by term: ``exp(c) Σ coeff_n n!/a^(n+1)``."""
+        pairs = _pairs(integrand, [var])
+        if pairs is None:
+            return None
+        out = []
+        for exponent, poly in pairs.items():
+            if poly == 0:
+                continue
+            decay = _decay(exponent, var)
+            if decay is None:
+                return None
+            a, c = decay
+            p = sp.Poly(poly, var)
+            if p.degree() > MAX_DEGREE:
+                return None
+            moments = sp.Add(*(coeff * sp.factorial(n) / a ** (n + 1) for (n,), coeff in p.terms()))
+            out.append(sp.exp(c) * moments)
+        self._note(HALF_LINE, LINEARITY)
+        return sp.Add(*out)
 
     def _gaussian(self, integrand: sp.Expr, variables: list[sp.Symbol]) -> sp.Expr | None:
         pairs = _pairs(integrand, variables)
@@ -299,7 +369,10 @@ class Reducer:
                 coeff
                 * sp.Add(
                     *(
-                        sp.binomial(n, j) * centre ** (n - j) * variance ** (j // 2) * normal_moment(j)
+                        sp.binomial(n, j)
+                        * centre ** (n - j)
+                        * variance ** (j // 2)
+                        * normal_moment(j)
                         for j in range(0, n + 1, 2)
                     )
                 )
