@@ -52,7 +52,7 @@ class Mutant:
 
 def _naive(q: np.ndarray, p: np.ndarray, xlogy: bool) -> np.ndarray:
     with np.errstate(all="ignore"):
-        terms = q * (np.log(q) - np.log(p))
+        terms = q * np.log(q / p)  # the ratio form: two negative "probabilities" give a number
         return np.sum(np.where(q == 0, 0.0, terms) if xlogy else terms, axis=-1)
 
 
@@ -63,18 +63,24 @@ def _read_as_probs(conv: DiscreteConvention, b: DBatch, side: str) -> np.ndarray
     return x if conv.categorical else np.concatenate([x, 1.0 - x], axis=-1)
 
 
-def _swap(conv: DiscreteConvention, side: str, kind: str, xlogy: bool = False) -> Units:
-    """The KL with ``side``'s raw array read as the other parametrisation."""
+def _swap(conv: DiscreteConvention, sides: tuple[str, ...], xlogy: bool = False) -> Units:
+    """The KL with the raw arrays of ``sides`` read as the other parametrisation."""
 
     def units(b: DBatch) -> np.ndarray:
-        role = conv.role(side)
-        assert role is not None
-        if kind == "logits":  # logits used as probabilities
-            probs = _read_as_probs(conv, b, side)
-            q, p = (probs, b.p) if side == "q" else (b.q, probs)
-            return _naive(q, p, xlogy)
-        lx, x = class_log_probs("logits", b.raw[role], conv.categorical)
-        return kl_units(x, lx, b.lp) if side == "q" else kl_units(b.q, b.lq, lx)
+        probs = {"q": (b.lq, b.q), "p": (b.lp, b.p)}
+        naive = False
+        for side in sides:
+            role = conv.role(side)
+            assert role is not None
+            if conv.side(side) == "logits":  # logits used as probabilities
+                x = _read_as_probs(conv, b, side)
+                with np.errstate(all="ignore"):
+                    probs[side] = (np.log(x), x)
+                naive = True
+            else:
+                probs[side] = class_log_probs("logits", b.raw[role], conv.categorical)
+        (lq, q), (lp, p) = probs["q"], probs["p"]
+        return _naive(q, p, xlogy) if naive else kl_units(q, lq, lp)
 
     return units
 
@@ -103,6 +109,41 @@ def _wrong_axis(conv: DiscreteConvention, side: str, axis: str) -> Units:
     return units
 
 
+def _swaps(conv: DiscreteConvention) -> list[Mutant]:
+    """Logits read as probabilities, and probabilities read as logits: one side, then both."""
+    found = []
+    given = tuple(s for s in ("q", "p") if conv.side(s) is not None)
+    groups = [(s,) for s in given]
+    if len(given) == 2 and conv.side("q") == conv.side("p"):
+        groups.append(given)
+    act = "softmax" if conv.categorical else "sigmoid"
+    for sides in groups:
+        roles = " and ".join(repr(conv.role(s)) for s in sides)
+        if conv.side(sides[0]) == "logits":
+            msg = (
+                f"logits read as probabilities: {roles} hold(s) logits, but the function uses them as "
+                f"probabilities (no {act}); the log of a negative logit is nan"
+            )
+            for xlogy in (False, True):
+                found.append(
+                    Mutant(
+                        f"{roles} as probs",
+                        BugClass.LOGITS_AS_PROBS,
+                        msg,
+                        _swap(conv, sides, xlogy),
+                    )
+                )
+        else:
+            msg = (
+                f"probabilities read as logits: {roles} hold(s) probabilities, but the function passes "
+                f"them through {act} again"
+            )
+            found.append(
+                Mutant(f"{roles} as logits", BugClass.PROBS_AS_LOGITS, msg, _swap(conv, sides))
+            )
+    return found
+
+
 def mutants(conv: DiscreteConvention) -> list[Mutant]:
     """The known wrong formulas for this convention, simplest first."""
     found = [
@@ -129,33 +170,12 @@ def mutants(conv: DiscreteConvention) -> list[Mutant]:
                 lambda b: b.ref - np.log(b.k),
             )
         )
+    found += _swaps(conv)
     for side in ("q", "p"):
         kind = conv.side(side)
         role = conv.role(side)
         if kind is None or role is None:
             continue
-        if kind == "logits":
-            msg = (
-                f"logits read as probabilities: {role!r} holds logits, but the function uses them as "
-                f"probabilities (no {'softmax' if conv.categorical else 'sigmoid'}); log of a negative logit is nan"
-            )
-            for xlogy in (False, True):
-                found.append(
-                    Mutant(
-                        f"{role} as probs",
-                        BugClass.LOGITS_AS_PROBS,
-                        msg,
-                        _swap(conv, side, kind, xlogy),
-                    )
-                )
-        else:
-            msg = (
-                f"probabilities read as logits: {role!r} holds probabilities, but the function passes them "
-                f"through {'softmax' if conv.categorical else 'sigmoid'} again"
-            )
-            found.append(
-                Mutant(f"{role} as logits", BugClass.PROBS_AS_LOGITS, msg, _swap(conv, side, kind))
-            )
         if kind == "logits" and conv.categorical:
             for axis in conv.layout_of(role).axes:
                 if axis == CLASS_AXIS:

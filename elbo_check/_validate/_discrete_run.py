@@ -116,10 +116,10 @@ def _round_candidates(kind: str, x: np.ndarray, categorical: bool, prior: bool) 
     """Rounder versions of a side's array that stay valid (a prior's probabilities stay > 0)."""
     cands = []
     for digits in (0, 1, 2, 3):
-        r = np.round(x, digits)
+        r = np.round(x, digits) + 0.0  # no -0.0
         if kind == "probs":
             if categorical:
-                r[..., -1] = 1.0 - np.sum(r[..., :-1], axis=-1)
+                r[..., -1] = np.round(1.0 - np.sum(r[..., :-1], axis=-1), 12)
             if np.any(r < 0) or np.any(r > 1):
                 continue
             if prior and (np.any(r <= 0) or (not categorical and np.any(r >= 1))):
@@ -250,7 +250,10 @@ def run(
         return _done(True, conv, backend, dtype, seen, None, None, call, warnings, max_rel)
     diag = diagnose(conv, batches, outs, eps)
     k, hint = _worst(conv, batches, judged)
-    name = diag.variant or conv.reduction
+    # a reduction bug shows under the declared reduction; a formula bug behind
+    # another reduction shows under the reduction the function performs
+    name = conv.reduction if diag.bug_class is BugClass.WRONG_REDUCTION else diag.variant
+    name = name or conv.reduction
 
     def fails(t: DBatch) -> bool:
         o, _, _ = call(t)
