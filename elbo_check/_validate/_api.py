@@ -142,9 +142,7 @@ def _run_discrete(
     try:
         sig = arity(fn) if fn is not None else getattr(runner, "signature", None)
         _check_arity(sig, conv.roles)
-        result = run(
-            runner, conv, opts.backend, opts.dtype, opts.examples, opts.seed, opts.timeout
-        )
+        result = run(runner, conv, opts.backend, opts.dtype, opts.examples, opts.seed, opts.timeout)
     finally:
         runner.close()
     return dataclasses.replace(

@@ -11,8 +11,9 @@ one latent unit is Σ_c q_c (log q_c − log p_c), with the convention
   for a Bernoulli log σ(l) = −softplus(−l), log(1 − σ(l)) = −softplus(l).
 
 >>> import numpy as np
->>> q = np.array([[[0.0, 1.0]]]); p = np.full((1, 1, 2), 0.5)
->>> float(kl_units(q, np.log(q), np.log(p))[0, 0]) == float(np.log(2))
+>>> lq, q = class_log_probs("probs", np.array([[0.0, 1.0]]), True)
+>>> lp, p = uniform_log_probs(q.shape)
+>>> bool(kl_units(q, lq, lp)[0, 0] == np.log(2))
 True
 """
 
