@@ -214,7 +214,7 @@ def _cases(rng: np.random.Generator):
 def test_the_numpy_reference_matches_mpmath_to_rounding_everywhere_it_is_drawn():
     for kq, kp, q_raw, p_raw, cat in _cases(np.random.default_rng(3)):
         lq, q = class_log_probs(kq, q_raw, cat)
-        lp, p = uniform_log_probs(q.shape) if kp is None else class_log_probs(kp, p_raw, cat)
+        lp, _p = uniform_log_probs(q.shape) if kp is None else class_log_probs(kp, p_raw, cat)
         ref = kl_units(q, lq, lp)
         exact = expected_units_mp((kq, kp), q_raw, p_raw, cat, dps=50)
         bound = 8 * np.finfo(np.float64).eps * rounding_terms(q, lq, lp, np.zeros(ref.shape))
@@ -231,7 +231,7 @@ def test_the_reference_is_the_closed_form_of_a_bernoulli_and_a_categorical_kl():
     )
     qs, ps = sympy.symbols("q1:4", positive=True), sympy.symbols("p1:4", positive=True)
     cat = sympy.lambdify(
-        (*qs, *ps), sum(qi * sympy.log(qi / pi) for qi, pi in zip(qs, ps)), "mpmath"
+        (*qs, *ps), sum(qi * sympy.log(qi / pi) for qi, pi in zip(qs, ps, strict=True)), "mpmath"
     )
     rng = np.random.default_rng(5)
     mpmath.mp.dps = 30
@@ -254,13 +254,17 @@ def test_the_plan_draws_valid_probabilities_with_exact_zeros_and_wide_logits():
     conv = parse_discrete("probs_q,probs_p", "batch", "N D K")
     batches = plan(conv, 300, np.random.default_rng(0), "float64")
     q = np.concatenate([b.q.reshape(-1, b.k) for b in batches if b.k == 3])
-    assert np.all(q >= 0) and np.allclose(q.sum(-1), 1.0)
-    assert np.any(q == 0) and np.all(np.concatenate([b.p.ravel() for b in batches]) > 0)
+    assert np.all(q >= 0)
+    assert np.allclose(q.sum(-1), 1.0)
+    assert np.any(q == 0)
+    assert np.all(np.concatenate([b.p.ravel() for b in batches]) > 0)
     logits = parse_discrete("logits_q", "batch", None)
     raw = np.concatenate(
         [b.raw["logits_q"].ravel() for b in plan(logits, 300, np.random.default_rng(0), "float64")]
     )
-    assert raw.max() >= 1000 and raw.min() <= -1000 and np.sum(np.abs(raw) > 20) > 10
+    assert raw.max() >= 1000
+    assert raw.min() <= -1000
+    assert np.sum(np.abs(raw) > 20) > 10
 
 
 def test_the_epsilon_allowance_is_documented_as_1e_6():

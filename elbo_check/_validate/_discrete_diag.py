@@ -113,7 +113,7 @@ def _swaps(conv: DiscreteConvention) -> list[Mutant]:
     """Logits read as probabilities, and probabilities read as logits: one side, then both."""
     found = []
     given = tuple(s for s in ("q", "p") if conv.side(s) is not None)
-    groups = [(s,) for s in given]
+    groups: list[tuple[str, ...]] = [(s,) for s in given]
     if len(given) == 2 and conv.side("q") == conv.side("p"):
         groups.append(given)
     act = "softmax" if conv.categorical else "sigmoid"

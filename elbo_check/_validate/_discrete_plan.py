@@ -90,10 +90,17 @@ def make_dbatch(
     )
 
 
-def _probs(rng: np.random.Generator, shape: tuple[int, ...], k: int, cat: bool) -> np.ndarray:
+def _probs(
+    rng: np.random.Generator, shape: tuple[int, ...], k: int, cat: bool, prior: bool
+) -> np.ndarray:
+    """Probabilities: uniform for a Bernoulli, Dirichlet rows for a Categorical.
+
+    q gets concentration 0.3, 1 or 3 (0.3 gives near-zero classes); a prior
+    gets 1 or 3, so that its probabilities are rarely below the ε allowance.
+    """
     if not cat:
         return rng.uniform(0.0, 1.0, size=shape)
-    alpha = float(rng.choice([0.3, 1.0, 3.0]))
+    alpha = float(rng.choice([1.0, 3.0] if prior else [0.3, 1.0, 3.0]))
     return rng.dirichlet(np.full(k, alpha), size=shape)
 
 
@@ -114,7 +121,7 @@ def _draw(
 ) -> np.ndarray:
     kind = conv.side(side)
     if kind == "probs":
-        return _probs(rng, shape, k, conv.categorical)
+        return _probs(rng, shape, k, conv.categorical, side == "p")
     return _logits(rng, shape, k, conv.categorical, wide and side == "q")
 
 
