@@ -159,6 +159,19 @@ def cat_clipped_logits(logits_q):
     return np.sum(np.exp(lq) * (lq + np.log(logits_q.shape[-1])), axis=-1)
 
 
+def bern_beta_weighted(probs_q):
+    """β = 4 applied inside the KL helper."""
+    q = probs_q
+    return 4.0 * np.sum(xlogy(q, 2 * q) + xlogy(1 - q, 2 * (1 - q)), axis=-1)
+
+
+def cat_rejects_zeros(probs_q):
+    """Raises on an exact zero, a valid probability."""
+    if np.any(probs_q == 0):
+        raise ValueError("probabilities must be positive")
+    return cat_uniform_xlogy(probs_q)
+
+
 CORRECT = [
     (cat_uniform_xlogy, "probs_q", "batch", "N K"),
     (cat_uniform_eps, "probs_q", "sum", "N K"),
@@ -185,4 +198,6 @@ MUTANTS = [
     (cat_negative_entropy, "probs_q", "batch", "N K", "additive_constant"),
     (bern_mean_not_sum, "probs_q,probs_p", "batch", None, "wrong_reduction"),
     (cat_clipped_logits, "logits_q", "batch", "N K", "clamping"),
+    (bern_beta_weighted, "probs_q", "batch", None, "constant_factor"),
+    (cat_rejects_zeros, "probs_q", "batch", "N K", "raises"),
 ]
