@@ -270,3 +270,32 @@ def test_the_plan_draws_valid_probabilities_with_exact_zeros_and_wide_logits():
 def test_the_epsilon_allowance_is_documented_as_1e_6():
     assert EPS_ALLOWED == 1e-6
     assert "1e-6" in (ROOT / "docs" / "validate.md").read_text()
+
+
+def _mutating(probs_q):
+    probs_q[...] = 0.5
+    return np.zeros(probs_q.shape[0])
+
+
+def _hangs_on_one_row(probs_q):
+    if probs_q.shape[0] == 1:
+        import time
+
+        time.sleep(5)
+    return discrete_impls.cat_uniform_xlogy(probs_q)
+
+
+def _prints_and_returns_a_list(probs_q):
+    print("kl!")
+    return discrete_impls.cat_uniform_xlogy(probs_q).tolist()
+
+
+def test_robustness_verdicts_carry_over_to_discrete_roles():
+    mutated = _check(_mutating, "probs_q", "batch", "N K")
+    assert mutated.bug_class == "mutates_inputs"
+    assert mutated.diagnosis.startswith("the function modifies its input 'probs_q'")
+    hung = validate(_hangs_on_one_row, args="probs_q", reduction="batch", layout="N K", timeout=0.5)
+    assert hung.bug_class == "timeout"
+    listed = _check(_prints_and_returns_a_list, "probs_q", "batch", "N K")
+    assert listed.ok, listed.report()
+    assert any("printed" in w for w in listed.warnings)

@@ -14,11 +14,14 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from typing import Any
 
 import mpmath
 import numpy as np
 
+from elbo_check._validate._core import _BoundedText
 from elbo_check._validate._diagnose import Diagnosis
 from elbo_check._validate._discrete_conv import DiscreteConvention
 from elbo_check._validate._discrete_diag import diagnose
@@ -43,28 +46,69 @@ _FAILED = {
 
 
 class _Caller:
-    """Calls the function on a batch's role arrays, in their layouts."""
+    """Calls the function on a batch's role arrays, in their layouts.
+
+    After one hang every further call is answered ``timeout`` at once (a
+    shrink must not wait for the timeout again and again).
+    """
 
     def __init__(self, runner: Runner, conv: DiscreteConvention, timeout: float) -> None:
         self.runner, self.conv, self.timeout = runner, conv, timeout
         self.warnings: list[str] = []
+        self.notes: list[str] = []
         self.dtypes: set[str] = set()
+        self.printed = 0
+        self.printed_head = ""
+        self.hung: str | None = None
 
     def arrays(self, b: DBatch) -> list[np.ndarray]:
+        """The role arrays as the function receives them."""
         return [self.conv.to_function(r, b.raw[r]) for r in self.conv.roles]
 
     def __call__(self, b: DBatch) -> tuple[np.ndarray | None, BugClass | None, str | None]:
+        """(result, None, None), or (None, the bug class, the message) when the call failed."""
+        if self.hung is not None:
+            return None, BugClass.TIMEOUT, self.hung
         limit = 16 * b.n * b.d * b.k + 64
         outcome = self.runner.call(self.arrays(b), self.conv.roles, limit, self.timeout)
         for w in outcome.warnings:
             if w not in self.warnings:
                 self.warnings.append(w)
+        if outcome.note and outcome.note not in self.notes:
+            self.notes.append(outcome.note)
+        self.printed += outcome.printed
+        self.printed_head = self.printed_head or outcome.printed_head
         if outcome.status is CallStatus.OK and outcome.value is not None:
             self.dtypes.add(outcome.dtype)
             return outcome.value, None, None
         bug = _FAILED.get(outcome.status, BugClass.BAD_RETURN)
-        verb = "raises " if outcome.status is CallStatus.RAISED else ""
-        return None, bug, f"the function {verb}{outcome.message}"
+        prefix = {
+            CallStatus.RAISED: "the function raises ",
+            CallStatus.TIMEOUT: "timeout: the function ",
+        }
+        message = prefix.get(outcome.status, "the function ") + str(outcome.message)
+        if outcome.status in (CallStatus.BAD_RETURN, CallStatus.MUTATION):
+            message = str(outcome.message)
+        if bug is BugClass.TIMEOUT:
+            self.hung = message
+        return None, bug, message
+
+    def printed_warning(self) -> str | None:
+        """One warning about what the function printed (truncated), if it printed."""
+        if not self.printed:
+            return None
+        head = " ".join(self.printed_head.split())
+        shown = head[:120] + ("…" if len(head) > 120 else "")
+        return f"the function printed {self.printed} characters (captured; it began: {shown!r})"
+
+    def report_warnings(self) -> list[str]:
+        """Notes on returned values, what the function printed, and its Python warnings."""
+        printed = self.printed_warning()
+        return (
+            self.notes
+            + ([printed] if printed else [])
+            + [f"the function warned: {w}" for w in self.warnings[:3]]
+        )
 
 
 def _pyval(x: Any) -> Any:
@@ -222,6 +266,22 @@ def run(
     """Validate the runner's function under a discrete convention."""
     batches = plan(conv, examples, np.random.default_rng(seed), dtype)
     call = _Caller(runner, conv, timeout)
+    if runner.kind == "process":  # the worker captures output at the fd level
+        return _run(conv, batches, call, backend, dtype)
+    sink = _BoundedText()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        result = _run(conv, batches, call, backend, dtype)
+    if sink.count:
+        call.printed += sink.count
+        call.printed_head = call.printed_head or sink.head
+        printed = call.printed_warning()
+        result = dataclasses.replace(result, warnings=[*result.warnings, str(printed)])
+    return result
+
+
+def _run(
+    conv: DiscreteConvention, batches: list[DBatch], call: _Caller, backend: str, dtype: str
+) -> ValidationResult:
     warnings: list[str] = []
     outs: list[np.ndarray] = []
     seen = 0
@@ -313,7 +373,7 @@ def _done(
     warnings: list[str],
     max_rel: float = float("nan"),
 ) -> ValidationResult:
-    warnings = warnings + [f"the function warned: {w}" for w in call.warnings[:3]]
+    warnings = warnings + call.report_warnings()
     return ValidationResult(
         ok=ok,
         diagnosis=diag.message if diag else None,
