@@ -160,6 +160,17 @@ def mutants(conv: DiscreteConvention) -> list[Mutant]:
             lambda b: kl_units(b.p, b.lp, b.lq),
         ),
     ]
+    if conv.side("p") is not None:
+        found.append(
+            Mutant(
+                "ignored prior",
+                BugClass.IGNORED_PRIOR,
+                f"ignored prior: the function computes the KL against the uniform prior "
+                f"({'Bernoulli(½)' if not conv.categorical else 'Uniform(1/K)'}), not the given "
+                f"{conv.role('p')!r}",
+                lambda b: kl_units(b.q, b.lq, np.full(b.lq.shape, -np.log(b.k))),
+            )
+        )
     if conv.side("p") is None:
         found.append(
             Mutant(
@@ -283,12 +294,18 @@ def _fits(
         return None
     c = float(np.sum(obs[ok] * ref[ok]) / denom)
     frac = Fraction(c).limit_denominator(4096)
-    if c <= 0 or abs(float(frac) - 1.0) < 1e-12:
-        return None
-    if _explains(conv, batches, outs, lambda b: float(frac) * b.ref, declared, eps):
-        return Diagnosis(
-            BugClass.CONSTANT_FACTOR, f"constant factor: the output is c·KL(q‖p) with c = {frac}"
-        )
+    named = [
+        (1.0 / np.log(2.0), "c = 1/ln 2: the KL in bits (log2) instead of nats"),
+        (1.0 / np.log(10.0), "c = 1/ln 10: the KL with log10 instead of the natural log"),
+        (float(frac), f"c = {frac}"),
+    ]
+    for value, text in named:
+        if c <= 0 or abs(value - 1.0) < 1e-12 or abs(value - c) > 1e-6 * abs(c):
+            continue
+        if _explains(conv, batches, outs, lambda b, v=value: v * b.ref, declared, eps):
+            return Diagnosis(
+                BugClass.CONSTANT_FACTOR, f"constant factor: the output is c·KL(q‖p) with {text}"
+            )
     return None
 
 

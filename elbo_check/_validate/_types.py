@@ -173,7 +173,7 @@ _MEANING: dict[BugClass, str] = {
     BugClass.REVERSED_KL: "computes KL(p‖q)",
     BugClass.IGNORED_PRIOR_MEAN: "the prior mean is treated as 0",
     BugClass.IGNORED_PRIOR_VARIANCE: "the prior variance is treated as 1",
-    BugClass.IGNORED_PRIOR: "the prior is treated as N(0, 1)",
+    BugClass.IGNORED_PRIOR: "the prior is treated as N(0, 1) (Bernoulli/Categorical: as uniform, the given p unused)",
     BugClass.SWAPPED_TRACE: "tr(Σq⁻¹Σp) for tr(Σp⁻¹Σq)",
     BugClass.LOGDET_WITHOUT_HALF: "the log-det term without its ½",
     BugClass.TRANSPOSED_MATRIX: "LᵀL for L Lᵀ",

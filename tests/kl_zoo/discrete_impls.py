@@ -172,6 +172,17 @@ def cat_rejects_zeros(probs_q):
     return cat_uniform_xlogy(probs_q)
 
 
+def cat_in_bits(probs_q, probs_p):
+    """log2 where the natural log is meant."""
+    return np.sum(probs_q * np.log2(np.clip(probs_q, 1e-30, None) / probs_p), axis=-1)
+
+
+def bern_prior_unused(probs_q, probs_p):
+    """The prior argument accepted but unused: KL against Bernoulli(½)."""
+    q = probs_q
+    return np.sum(xlogy(q, 2 * q) + xlogy(1 - q, 2 * (1 - q)), axis=-1)
+
+
 CORRECT = [
     (cat_uniform_xlogy, "probs_q", "batch", "N K"),
     (cat_uniform_eps, "probs_q", "sum", "N K"),
@@ -200,4 +211,6 @@ MUTANTS = [
     (cat_clipped_logits, "logits_q", "batch", "N K", "clamping"),
     (bern_beta_weighted, "probs_q", "batch", None, "constant_factor"),
     (cat_rejects_zeros, "probs_q", "batch", "N K", "raises"),
+    (cat_in_bits, "probs_q,probs_p", "batch", "N K", "constant_factor"),
+    (bern_prior_unused, "probs_q,probs_p", "batch", None, "ignored_prior"),
 ]
