@@ -262,6 +262,15 @@ def _match(
     return None
 
 
+def _scaled(c: float) -> Units:
+    """c · KL per unit."""
+
+    def units(b: DBatch) -> np.ndarray:
+        return c * b.ref
+
+    return units
+
+
 def _fits(
     conv: DiscreteConvention, batches: list[DBatch], outs: list[np.ndarray], eps: float
 ) -> Diagnosis | None:
@@ -302,7 +311,7 @@ def _fits(
     for value, text in named:
         if c <= 0 or abs(value - 1.0) < 1e-12 or abs(value - c) > 1e-6 * abs(c):
             continue
-        if _explains(conv, batches, outs, lambda b, v=value: v * b.ref, declared, eps):
+        if _explains(conv, batches, outs, _scaled(value), declared, eps):
             return Diagnosis(
                 BugClass.CONSTANT_FACTOR, f"constant factor: the output is c·KL(q‖p) with {text}"
             )
