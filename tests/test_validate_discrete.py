@@ -299,3 +299,19 @@ def test_robustness_verdicts_carry_over_to_discrete_roles():
     listed = _check(_prints_and_returns_a_list, "probs_q", "batch", "N K")
     assert listed.ok, listed.report()
     assert any("printed" in w for w in listed.warnings)
+
+
+def test_a_categorical_function_read_as_bernoulli_gets_a_layout_hint():
+    result = _check(discrete_impls.cat_logits_uniform_batch, "logits_q", "batch", None)
+    assert not result.ok
+    assert 'pass --layout "N K"' in result.diagnosis
+
+
+def _sums_two_class_axes(probs_q):
+    return np.sum(probs_q * np.log(probs_q.shape[-1] * probs_q + 1e-12), axis=(2, 3))
+
+
+def test_an_axis_error_on_discrete_roles_gets_a_layout_hint():
+    result = _check(_sums_two_class_axes, "probs_q", "batch", "N K")
+    assert result.bug_class == "raises"
+    assert 'hint: the arrays were passed in the layout "N K"' in result.diagnosis

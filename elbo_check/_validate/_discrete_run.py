@@ -21,7 +21,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from elbo_check._validate._core import _BoundedText
+from elbo_check._validate._core import _BoundedText, looks_like_axis_error
 from elbo_check._validate._diagnose import Diagnosis
 from elbo_check._validate._discrete_conv import DiscreteConvention
 from elbo_check._validate._discrete_diag import diagnose
@@ -225,6 +225,15 @@ def _counterexample(
     )
 
 
+def _layout_hint(conv: DiscreteConvention) -> str:
+    """The hint to pass ``--layout`` after an axis error."""
+    return (
+        f'hint: the arrays were passed in the layout "{conv.layout.text}"; for another one, pass '
+        '--layout (with "K" for the class axis of a Categorical: "N K", "N D K", "K N"; '
+        "--args logits_q,logits_p:K for a prior shared by the batch)"
+    )
+
+
 def _failure_counterexample(
     conv: DiscreteConvention, call: _Caller, b: DBatch, bug: BugClass, err: str | None, dtype: str
 ) -> Counterexample:
@@ -291,6 +300,8 @@ def _run(
         if out is None:
             assert bug is not None
             cex = _failure_counterexample(conv, call, b, bug, err, dtype)
+            if bug is BugClass.RAISES and looks_like_axis_error(err or ""):
+                err = f"{err}; {_layout_hint(conv)}"
             return _done(
                 False,
                 conv,
@@ -309,6 +320,13 @@ def _run(
     if all(j is not None and j.ok for j in judged):
         return _done(True, conv, backend, dtype, seen, None, None, call, warnings, max_rel)
     diag = diagnose(conv, batches, outs, eps)
+    if not conv.categorical and diag.bug_class in (BugClass.WRONG_SHAPE, BugClass.WRONG_VALUE):
+        diag = dataclasses.replace(
+            diag,
+            message=f"{diag.message}; hint: the arrays were read as one Bernoulli per entry "
+            f'(layout "{conv.layout.text}"); for a Categorical over the last axis pass --layout "N K" '
+            '(or "N D K")',
+        )
     k, hint = _worst(conv, batches, judged)
     # a reduction bug shows under the declared reduction; a formula bug behind
     # another reduction shows under the reduction the function performs
