@@ -106,11 +106,6 @@ class DiscreteConvention:
         """The axes of a per-unit (``none``) result, in the main layout's order."""
         return tuple(a for a in self.layout.axes if a != CLASS_AXIS)
 
-    def units_from_function(self, out: np.ndarray) -> np.ndarray:
-        """A ``none`` result in the function's layout, as internal (N, *event)."""
-        axes = self.output_axes()
-        return np.transpose(out, [axes.index(a) for a in ("N", *self.event_axes)])
-
     def function_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The function-layout shape of an internal (N, *event) unit shape."""
         internal = ("N", *self.event_axes)

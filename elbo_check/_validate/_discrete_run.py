@@ -35,6 +35,8 @@ from elbo_check._validate._types import BugClass, CallStatus
 __all__ = ["run"]
 
 _EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps)}
+#: the most one-row, one-unit batches a shrink tries
+_MAX_TRIES = 48
 _FAILED = {
     CallStatus.RAISED: BugClass.RAISES,
     CallStatus.TIMEOUT: BugClass.TIMEOUT,
@@ -178,7 +180,9 @@ def _shrink(
     """A smaller batch that still fails: one row and one unit, then rounder numbers."""
     row, unit = hint
     units = range(b.d) if unit is None else [unit]
-    tries = [([row], u) for u in units] + [([row, (row + 1) % b.n], u) for u in units]
+    rows_first = [row] + [r for r in range(b.n) if r != row]
+    tries = [([r], u) for r in rows_first for u in units][:_MAX_TRIES]
+    tries += [([row, (row + 1) % b.n], u) for u in units][:_MAX_TRIES]
     for rows, u in tries:
         if len(set(rows)) < len(rows):
             continue
