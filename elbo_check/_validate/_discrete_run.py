@@ -136,10 +136,10 @@ def _expected(conv: DiscreteConvention, b: DBatch) -> Any:
         units = np.array([[float(v) for v in row] for row in rows]).reshape(b.n, *b.event)
         axes = ("N", *conv.event_axes)
         return _pyval(np.transpose(units, [axes.index(a) for a in conv.output_axes()]))
-    if red == "batch":
-        return [float(mpmath.fsum(row)) for row in rows]
+    if red == "batch":  # non-finite values as strings, so the JSON stays valid
+        return _pyval(np.array([float(mpmath.fsum(row)) for row in rows]))
     scale = {"sum": 1, "batchmean": b.n, "mean": b.n * b.d}[red]
-    return float(mpmath.fsum(flat) / scale)
+    return _pyval(float(mpmath.fsum(flat) / scale))
 
 
 def _sub(conv: DiscreteConvention, b: DBatch, rows: list[int], unit: int, dtype: str) -> DBatch:
