@@ -13,3 +13,4 @@ def vae_batch(mu, logvar):
 
 def vae_sign_flip(mu, logvar):
     return 0.5 * jnp.sum(1 + logvar - mu**2 - jnp.exp(logvar))
+

@@ -266,6 +266,7 @@ def full_reversed(mu_q, cov_q, mu_p, cov_p):
     return _full_kl(mu_p, cov_p, mu_q, cov_q)
 
 
+
 def beta_weighted_kl(mu, logvar):
     """β = 0.25 folded into the KL helper."""
     return 0.25 * np.sum(_vae_terms(mu, logvar) * -0.5, axis=-1)
@@ -278,8 +279,7 @@ def kl_over_image_size(mu, logvar):
 
 def log_term_unhalved(mu_q, logvar_q, mu_p, logvar_p):
     return np.sum(
-        logvar_p
-        - logvar_q
+        logvar_p - logvar_q
         + 0.5 * ((np.exp(logvar_q) + (mu_q - mu_p) ** 2) / np.exp(logvar_p) - 1),
         axis=-1,
     )
@@ -301,7 +301,6 @@ def seeded_sample_estimate(mu, logvar):
 
 def std_as_var_and_missing_half(mu, std):
     return np.sum(mu**2 + std - 1.0 - np.log(std), axis=-1)
-
 
 MUTANTS = [
     (sign_flip, "mu,logvar", "sum", "sign_flip"),
