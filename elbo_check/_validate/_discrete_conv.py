@@ -16,6 +16,8 @@ may permute them, and may drop ``N`` (one array shared by the batch).
 ('categorical', 'logits', None)
 >>> parse_discrete("probs_q,probs_p", "sum", None).dist
 'bernoulli'
+>>> DISCRETE_ROLES
+('probs_q', 'logits_q', 'probs_p', 'logits_p')
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from elbo_check._validate._axes import AxisLayout, split_role_layouts
-from elbo_check._validate._types import DiscreteDist, Reduction
+from elbo_check._validate._types import DISCRETE_QUANTITIES, DiscreteDist, Reduction
 from elbo_check.errors import ValidationError
 
 __all__ = ["CLASS_AXIS", "DISCRETE_ROLES", "DiscreteConvention", "is_discrete", "parse_discrete"]
 
 #: the pinned roles of a discrete KL
-DISCRETE_ROLES = ("probs_q", "logits_q", "probs_p", "logits_p")
+DISCRETE_ROLES = tuple(f"{q.value}_{s}" for s in ("q", "p") for q in DISCRETE_QUANTITIES)
 #: the axis letter that marks the classes of a Categorical
 CLASS_AXIS = "K"
 _BERNOULLI_DEFAULT = AxisLayout(("N", "D"))
