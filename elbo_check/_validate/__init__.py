@@ -1,4 +1,4 @@
-"""Validate a third-party Gaussian KL implementation: right or wrong, which bug, smallest input.
+"""Validate a third-party KL implementation (Gaussian, Bernoulli, Categorical): right or wrong, which bug, smallest input.
 
 :func:`validate` calls the function on designed and random batches (asymmetric
 pairs, q ≈ p, |mu| up to 100, logvar from -30 to 30), compares it with the
@@ -60,7 +60,10 @@ def validate(
     args : str or sequence of str
         The roles of the positional arguments, e.g. ``"mu,logvar"``,
         ``"mu_q,std_q,mu_p,std_p"``, ``"mu_q,scale_tril_q,mu_p,scale_tril_p"``,
-        or ``"auto"`` to try every convention.
+        or ``"auto"`` to try every Gaussian convention.  For a Bernoulli or
+        Categorical KL: ``probs_q`` or ``logits_q``, optionally ``probs_p`` or
+        ``logits_p`` (without them the prior is uniform: Bernoulli(½) or
+        Uniform(1/K)).
     reduction : {"none", "batch", "sum", "batchmean", "mean", "auto"}
         As in :func:`elbo_check.gaussian_kl`.  For full covariance, ``none`` and
         ``batch`` both mean shape (N,), and ``mean`` divides the sum by N·D.
@@ -82,6 +85,9 @@ def validate(
         ``"D N"`` are tried.  A role may override it in ``args``:
         ``"mu_q,logvar_q:D,mu_p,logvar_p:D"`` passes one (D,) log-variance
         shared by the whole batch.  Full covariance keeps (N, D) and (N, D, D).
+        With probs/logits roles, the axis ``K`` holds the classes of a
+        Categorical (``"N K"``, ``"N D K"``); without it every entry is one
+        Bernoulli.
     isolation : {"process", "thread"}
         ``process`` (the default) runs ``fn`` in a worker process that a
         timeout kills and whose crash is a verdict; ``fn`` must then be
@@ -106,6 +112,11 @@ def validate(
     >>> def kl(mu_q, std_q, mu_p, std_p):
     ...     return np.sum(np.log(std_p / std_q) + (std_q**2 + (mu_q - mu_p) ** 2) / (2 * std_p**2) - 0.5, axis=-1)
     >>> validate(kl, args="mu_q,std_q,mu_p,std_p", reduction="batch", examples=40).ok
+    True
+    >>> from scipy.special import xlogy
+    >>> def kl_uniform(probs_q):  # KL(Cat(q) ‖ Uniform), one per row
+    ...     return np.sum(xlogy(probs_q, probs_q * probs_q.shape[-1]), axis=-1)
+    >>> validate(kl_uniform, args="probs_q", reduction="batch", layout="N K", examples=40).ok
     True
     """
     if not callable(fn):

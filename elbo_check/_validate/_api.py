@@ -121,6 +121,35 @@ def _check_arity(sig: tuple[int, int] | None, roles: Sequence[str]) -> None:
         )
 
 
+def _run_discrete(
+    opts: Options,
+    fn: Callable[..., Any] | None,
+    target: tuple[str, str] | None,
+) -> ValidationResult:
+    """A Bernoulli or Categorical KL (probs/logits roles): see ``_discrete_run``."""
+    from elbo_check._validate._discrete_conv import parse_discrete
+    from elbo_check._validate._discrete_run import run
+    from elbo_check._validate._runner import open_runner
+    from elbo_check._validate._worker import arity
+
+    if opts.reduction == "auto":
+        raise ValidationError(
+            "--reduction auto is not supported for probs/logits roles; give none, batch, sum, "
+            "batchmean or mean"
+        )
+    conv = parse_discrete(opts.args, opts.reduction, opts.layout)
+    runner = open_runner(fn, opts.backend, opts.isolation, target)
+    try:
+        sig = arity(fn) if fn is not None else getattr(runner, "signature", None)
+        _check_arity(sig, conv.roles)
+        result = run(runner, conv, opts.backend, opts.dtype, opts.examples, opts.seed, opts.timeout)
+    finally:
+        runner.close()
+    return dataclasses.replace(
+        result, convention=dataclasses.replace(result.convention, isolation=runner.kind)
+    )
+
+
 def _run(
     opts: Options,
     fn: Callable[..., Any] | None,
@@ -128,6 +157,10 @@ def _run(
 ) -> ValidationResult:
     from elbo_check._validate import _core
     from elbo_check._validate._auto import run_auto
+    from elbo_check._validate._discrete_conv import is_discrete
+
+    if not opts.auto_args and is_discrete(opts.args):
+        return _run_discrete(opts, fn, target)
     from elbo_check._validate._roles import parse_convention
     from elbo_check._validate._runner import open_runner
     from elbo_check._validate._worker import arity

@@ -19,6 +19,7 @@ import itertools
 from collections.abc import Sequence
 
 from elbo_check._validate._axes import DEFAULT, AxisLayout, split_role_layouts
+from elbo_check._validate._discrete_conv import DISCRETE_ROLES as _DISCRETE_ROLES
 from elbo_check._validate._types import DIAG_SCALES as _DIAG
 from elbo_check._validate._types import FULL_SCALES as _FULL
 from elbo_check._validate._types import Reduction
@@ -41,6 +42,9 @@ REDUCTIONS = tuple(r.value for r in Reduction)
 _BARE = {"mu", *DIAG_SCALES}
 _SIDED = {f"{q}_{s}" for q in ("mu", *DIAG_SCALES, *FULL_SCALES) for s in ("q", "p")}
 KNOWN_ROLES = tuple(sorted(_BARE | _SIDED))
+# the Bernoulli/Categorical roles (parsed by _discrete_conv; listed here so that
+# an unknown role's message names them too)
+KNOWN_ROLES = tuple(sorted({*KNOWN_ROLES, *_DISCRETE_ROLES}))
 
 Slot = tuple[str, str]
 

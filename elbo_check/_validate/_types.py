@@ -21,10 +21,12 @@ import enum
 
 __all__ = [
     "DIAG_SCALES",
+    "DISCRETE_QUANTITIES",
     "FULL_SCALES",
     "BackendName",
     "BugClass",
     "CallStatus",
+    "DiscreteDist",
     "DtypeName",
     "Quantity",
     "Reduction",
@@ -62,11 +64,26 @@ class Quantity(_StrEnum):
     LOGSTD = "logstd"
     COV = "cov"
     SCALE_TRIL = "scale_tril"
+    PROBS = "probs"
+    LOGITS = "logits"
 
 
 #: the diagonal scale parametrisations, and the full-covariance ones
 DIAG_SCALES = (Quantity.LOGVAR, Quantity.STD, Quantity.VAR, Quantity.LOGSTD)
 FULL_SCALES = (Quantity.COV, Quantity.SCALE_TRIL)
+#: the parametrisations of a discrete distribution (``probs_q``, ``logits_p``, ...)
+DISCRETE_QUANTITIES = (Quantity.PROBS, Quantity.LOGITS)
+
+
+class DiscreteDist(_StrEnum):
+    """The discrete family a probs/logits convention means (the JSON's ``family``).
+
+    Bernoulli when every array holds one probability (or logit) per latent
+    unit; Categorical when the layout has the class axis ``K``.
+    """
+
+    BERNOULLI = "bernoulli"
+    CATEGORICAL = "categorical"
 
 
 class BackendName(_StrEnum):
@@ -121,6 +138,11 @@ class BugClass(_StrEnum):
     LOGDET_WITHOUT_HALF = "logdet_without_half"
     TRANSPOSED_MATRIX = "transposed_matrix"
     INVERTED_MATRIX = "inverted_matrix"
+    LOG_ZERO_NAN = "log_zero_nan"
+    EPSILON_BIAS = "epsilon_bias"
+    LOGITS_AS_PROBS = "logits_as_probs"
+    PROBS_AS_LOGITS = "probs_as_logits"
+    SOFTMAX_WRONG_AXIS = "softmax_wrong_axis"
     CLAMPING = "clamping"
     PRECISION_LOSS = "precision_loss"
     NAN_OR_INF = "nan_or_inf"
@@ -151,11 +173,16 @@ _MEANING: dict[BugClass, str] = {
     BugClass.REVERSED_KL: "computes KL(p‖q)",
     BugClass.IGNORED_PRIOR_MEAN: "the prior mean is treated as 0",
     BugClass.IGNORED_PRIOR_VARIANCE: "the prior variance is treated as 1",
-    BugClass.IGNORED_PRIOR: "the prior is treated as N(0, 1)",
+    BugClass.IGNORED_PRIOR: "the prior is treated as N(0, 1) (Bernoulli/Categorical: as uniform, the given p unused)",
     BugClass.SWAPPED_TRACE: "tr(Σq⁻¹Σp) for tr(Σp⁻¹Σq)",
     BugClass.LOGDET_WITHOUT_HALF: "the log-det term without its ½",
     BugClass.TRANSPOSED_MATRIX: "LᵀL for L Lᵀ",
     BugClass.INVERTED_MATRIX: "Σp for Σp⁻¹",
+    BugClass.LOG_ZERO_NAN: "Bernoulli/Categorical: nan or inf only where a probability is exactly 0 (or 1): `0·log 0` without an ε or `xlogy`",
+    BugClass.EPSILON_BIAS: "Bernoulli/Categorical: an ε in a log (`log(q + ε)`, a clamp at ε) large enough to bias the result; ε is reported",
+    BugClass.LOGITS_AS_PROBS: "Bernoulli/Categorical: logits used as if they were probabilities (no softmax/sigmoid)",
+    BugClass.PROBS_AS_LOGITS: "Bernoulli/Categorical: probabilities passed through softmax/sigmoid again, as if they were logits",
+    BugClass.SOFTMAX_WRONG_AXIS: "Categorical: softmax (or log-softmax) over another axis than the class axis",
     BugClass.CLAMPING: "right for moderate inputs, wrong only at the listed extreme ones (clamp/clip, an ε)",
     BugClass.PRECISION_LOSS: "errors far beyond the dtype's rounding but small: the effective precision is named",
     BugClass.NAN_OR_INF: "nan or inf on valid input",
