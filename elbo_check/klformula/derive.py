@@ -1,0 +1,34 @@
+"""PLACEHOLDER, to be replaced at merge by the proof half (helper klproof): derives nothing.
+
+It only fixes the interface the CLI and the judge code against:
+``derive(q, p) -> Derived`` never raises for supported families.
+
+>>> from elbo_check.klformula.spec import parse_dist
+>>> derive(parse_dist("Normal(0, 1)"), parse_dist("Normal(0, 1)")).closed_form is None
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from elbo_check.derivation import Derivation
+from elbo_check.klformula.spec import Dist
+
+__all__ = ["Derived", "derive"]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """KL(q || p) in closed form with its derivation, or why there is none."""
+
+    closed_form: sp.Expr | None
+    derivation: Derivation | None
+    reason: str
+
+
+def derive(q: Dist, p: Dist) -> Derived:
+    """Placeholder: nothing is derived yet."""
+    return Derived(None, None, "not derived yet")
