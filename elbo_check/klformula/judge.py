@@ -34,6 +34,7 @@ import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import mpmath
 import sympy as sp
@@ -331,6 +332,13 @@ def _value(expr: sp.Expr, point: Point) -> mpmath.mpf | None:
     return mpmath.mpf(str(sp.Float(re, DPS)))
 
 
+def _decimal(value: sp.Rational) -> str:
+    """An exact decimal when there is a short one (``1.827``), else ``p/q``."""
+    if 10**6 % int(value.q):
+        return str(value)
+    return str(Decimal(int(value.p)) / Decimal(int(value.q)))
+
+
 def _text(value: mpmath.mpf | None) -> str:
     if value is None:
         return "undefined or not real"
@@ -371,7 +379,7 @@ def _judge(pair: Pair, claim: sp.Expr, chosen: list[Point]) -> Finding:
         value = _value(claim, point)
         bad, diff = _disagree(kl, value)
         if bad:
-            where = tuple((s.name, str(v)) for s, v in point.items())
+            where = tuple((s.name, _decimal(v)) for s, v in point.items())
             return Finding(
                 Outcome.REFUTED, len(chosen), diff, PointValue(where, _text(kl), _text(value))
             )
