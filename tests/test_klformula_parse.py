@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import time
 from collections.abc import Iterator
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -168,15 +170,31 @@ _TOKENS = [
 
 @contextlib.contextmanager
 def no_eval() -> Iterator[None]:
-    """Make every evaluator of user text explode while the parser runs."""
+    """Make every evaluator of text explode while the parser runs.
+
+    ``eval``/``exec`` of a code object (the import machinery) still works.
+    """
+
+    def guard(original: Any) -> Any:
+        def checked(source: object, *args: object, **kwargs: object) -> Any:
+            if isinstance(source, str | bytes):
+                raise AssertionError(f"an evaluator of text was called on {source!r:.60}")
+            return original(source, *args, **kwargs)
+
+        return checked
 
     def boom(*args: object, **kwargs: object) -> None:
-        raise AssertionError("an evaluator of user text was called")
+        raise AssertionError("sympify/parse_expr was called")
 
     with contextlib.ExitStack() as stack:
-        for target in ("builtins.eval", "builtins.exec", "sympy.sympify", "sympy.parse_expr"):
-            stack.enter_context(mock.patch(target, boom, create=True))
-        stack.enter_context(mock.patch("sympy.parsing.sympy_parser.parse_expr", boom))
+        for name in ("eval", "exec"):
+            stack.enter_context(mock.patch(f"builtins.{name}", guard(getattr(builtins, name))))
+        for target in (
+            "sympy.sympify",
+            "sympy.parse_expr",
+            "sympy.parsing.sympy_parser.parse_expr",
+        ):
+            stack.enter_context(mock.patch(target, boom))
         yield
 
 
@@ -213,3 +231,27 @@ def test_hostile_dist_arguments_never_raise_anything_but_usage_error(
 ) -> None:
     with no_eval(), contextlib.suppress(UsageError):
         parse_dist(f"Normal({args})")
+
+
+_LEAVES = st.sampled_from(["s1", "m1", "9", "0.5", "99", "64", "pi", "E", "oo", "x", "__class__"])
+
+
+def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    op = st.sampled_from(["**", "*", "/", "+", "-", "//", "@"])
+    func = st.sampled_from(["log", "exp", "sqrt", "gamma", "lgamma", "digamma", "Abs", "eval"])
+    return st.one_of(
+        st.tuples(children, op, children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(func, children).map(lambda t: f"{t[0]}({t[1]})"),
+        children.map(lambda c: f"polygamma(2, {c})"),
+        children.map(lambda c: f"-{c}"),
+        children.map(lambda c: f"{c}.real"),
+        children.map(lambda c: f"{c}[0]"),
+    )
+
+
+@given(st.recursive(_LEAVES, _combine, max_leaves=30))
+@example("(9 ** (9 ** 9))")
+@example("gamma(gamma(gamma(64)))")
+@example("((64 ** 64) ** (64 ** 64))")
+def test_well_formed_hostile_expressions_never_raise_anything_but_usage_error(text: str) -> None:
+    _parse_quickly(text)
