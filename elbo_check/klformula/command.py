@@ -23,7 +23,10 @@ derived closed form (which would be a bug in the derivation).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import itertools
+import time
 from dataclasses import dataclass
 
 import sympy as sp
@@ -60,6 +63,8 @@ class KlReport:
     finding: Finding | None
     counterexample: PointValue | None
     notes: tuple[str, ...]
+    #: seconds spent in each stage: ("derive", s), ("check", s), ("judge", s)
+    timings: tuple[tuple[str, float], ...] = ()
 
 
 def _proved(result: DerivationResult | None) -> bool:
@@ -101,11 +106,15 @@ def run_kl(
     pair = parse_pair(q_text, p_text)
     claim = None if claim_text is None else parse_claim(claim_text, pair)
     config = CheckConfig(step_timeout=step_timeout, seed=seed)
+    clock = [time.perf_counter()]
     derived = derive(pair.q, pair.p)
+    clock.append(time.perf_counter())
     checked, note = _check_derived(derived, config)
+    clock.append(time.perf_counter())
     results = [] if checked is None else [checked]
     target = claim if claim is not None else derived.closed_form
     finding = None if target is None else judge(pair, target, points=points, seed=seed)
+    clock.append(time.perf_counter())
     notes = [note]
     if claim is None:
         status = Status.PROVED if _proved(checked) else Status.UNDECIDED
@@ -113,7 +122,8 @@ def run_kl(
             status = Status.REFUTED
             notes.append("the numeric KL contradicts the derived closed form: a bug in derive")
         cex = finding.counterexample if finding is not None else None
-        return KlReport(pair, None, status, derived, tuple(results), finding, cex, tuple(notes))
+        report = KlReport(pair, None, status, derived, tuple(results), finding, cex, tuple(notes))
+        return _timed(report, clock)
     assert finding is not None
     status, cex = Status.UNDECIDED, finding.counterexample
     equal = False
@@ -135,7 +145,16 @@ def run_kl(
             notes.append("WARNING: proved yet numerically refuted: a bug in the checker or judge")
     elif equal:
         status = Status.PROVED
-    return KlReport(pair, claim, status, derived, tuple(results), finding, cex, tuple(notes))
+    report = KlReport(pair, claim, status, derived, tuple(results), finding, cex, tuple(notes))
+    return _timed(report, clock)
+
+
+def _timed(report: KlReport, clock: list[float]) -> KlReport:
+    """``report`` with the stage times (the claim's equality check counts as "check")."""
+    stages = ("derive", "check", "judge")
+    spans = [b - a for a, b in itertools.pairwise(clock)]
+    spans[1] += time.perf_counter() - clock[-1]
+    return dataclasses.replace(report, timings=tuple(zip(stages, spans, strict=True)))
 
 
 def _from_step(result: DerivationResult) -> PointValue | None:
