@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import sympy as sp
@@ -213,3 +217,60 @@ def test_a_derivation_that_does_not_end_at_its_closed_form_is_not_used(
     code, out, _ = _run(*EXPONENTIALS, "--claim", "1/r + log(r)")
     assert code == 1  # the claim equals the bogus closed form, and the numeric judge refutes it
     assert "does not end at the reported closed form" in out
+
+
+# -- docs/kl_formula.md: every console block runs and shows what it says ---------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "kl_formula.md"
+CONSOLE = re.findall(r"```console\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+
+
+def _sessions(block: str) -> list[tuple[str, list[str], int | None]]:
+    """``(command, shown output lines, expected exit code)`` for each ``$`` line of a block."""
+    out: list[tuple[str, list[str], int | None]] = []
+    lines = block.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith("$ ") or line == "$ echo $?":
+            continue
+        shown = []
+        for later in lines[i + 1 :]:
+            if later.startswith("$ "):
+                break
+            shown.append(later)
+        rest = lines[i + 1 + len(shown) :]
+        code = int(rest[1]) if rest[:1] == ["$ echo $?"] else None
+        out.append((line[2:], [s for s in shown if s != "..."], code))
+    return out
+
+
+SESSIONS = [s for block in CONSOLE for s in _sessions(block)]
+
+
+def test_the_doc_has_console_sessions_for_each_exit_code() -> None:
+    assert {code for _, _, code in SESSIONS} >= {1, 2}
+    assert len(SESSIONS) >= 5
+
+
+@pytest.mark.parametrize(("command_line", "shown", "code"), SESSIONS)
+def test_every_console_session_of_the_doc_runs_and_prints_what_it_shows(
+    command_line: str, shown: list[str], code: int | None
+) -> None:
+    argv = shlex.split(command_line)
+    if argv[0] == "elbo-check":
+        assert argv[1] == "kl-formula"
+        exit_code, out, err = _run(*argv[2:])
+        text = out + err
+    else:
+        assert argv[0] == "python"
+        env = {**os.environ, "PYTHONPATH": str(DOC.parent.parent)}
+        done = subprocess.run(
+            [sys.executable, *argv[1:]], capture_output=True, text=True, timeout=300, env=env
+        )
+        exit_code, text = done.returncode, done.stdout + done.stderr
+    if code is None:
+        assert exit_code in ((0,) if argv[0] == "python" else (0, 1, 3))
+    else:
+        assert exit_code == code
+    for line in shown:
+        if not line.endswith("..."):
+            assert line in text, (line, text)
