@@ -160,6 +160,20 @@ def test_the_time_limit_bounds_the_whole_command_and_is_undecided() -> None:
     assert "time limit of 0.05 s ran out" in out
 
 
+def test_a_claim_too_costly_to_evaluate_is_undecided_not_refuted() -> None:
+    code, out, _ = _run(
+        "--q", "Normal(m, s)", "--p", "Normal(0, 1)", "--claim", "exp(exp(exp(100)))"
+    )
+    assert code == 3
+    assert "the claim took over 2 s to evaluate" in out
+
+
+def test_a_sum_that_cannot_reach_its_tail_is_undecided_not_refuted() -> None:
+    code, out, _ = _run("--q", "Poisson(1000000000000)", "--p", "Poisson(1)", "--claim", "1")
+    assert code == 3
+    assert "did not reach its tail" in out
+
+
 # -- the proved path, with a stand-in for the proof half -----------------------------
 
 

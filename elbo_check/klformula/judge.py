@@ -39,13 +39,16 @@ from decimal import Decimal
 import mpmath
 import sympy as sp
 
+from elbo_check._timeout import Deadline, StepTimeout, time_limit
 from elbo_check.klformula.families import Domain, Kind
 from elbo_check.klformula.spec import Dist, Pair
 
 __all__ = [
     "DPS",
+    "EVAL_SECONDS",
     "QUAD_DPS",
     "Finding",
+    "NumericFailure",
     "Outcome",
     "PointValue",
     "domains_of",
@@ -59,9 +62,18 @@ DPS = 30
 #: working precision of the quadrature (agreement is reported to about 1e-18)
 QUAD_DPS = 25
 _TAIL = mpmath.mpf(10) ** -45
+_QUAD_TOLERANCE = mpmath.mpf(10) ** -15
+#: seconds allowed to evaluate the claim at one point
+EVAL_SECONDS = 2.0
 _MAX_TERMS = 200_000
 
 Point = dict[sp.Symbol, sp.Rational]
+
+
+class NumericFailure(Exception):
+    """The numeric KL or the claim could not be computed reliably at a point."""
+
+
 LogPdf = Callable[[mpmath.mpf, mpmath.mpf], mpmath.mpf]
 
 
@@ -172,10 +184,17 @@ def _integral(
     edges = [lo, *inner, hi]
     last = len(edges) - 2
     with mpmath.workdps(QUAD_DPS):
-        return mpmath.fsum(
+        pieces = [
             _piece(f, u, v, i == 0 and mpmath.isfinite(u), i == last and mpmath.isfinite(v))
             for i, (u, v) in enumerate(itertools.pairwise(edges))
+        ]
+        value = mpmath.fsum(v for v, _ in pieces)
+        error = mpmath.fsum(e for _, e in pieces)
+    if not mpmath.isfinite(value) or error > _QUAD_TOLERANCE * max(1, abs(value)):
+        raise NumericFailure(
+            f"quadrature did not converge (error estimate {mpmath.nstr(error, 3)})"
         )
+    return value
 
 
 def _piece(
@@ -184,17 +203,17 @@ def _piece(
     v: mpmath.mpf,
     at_lo: bool,
     at_hi: bool,
-) -> mpmath.mpf:
-    """One quadrature, substituted near a finite end of the support."""
+) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """One quadrature (value, error estimate), substituted near a finite end of the support."""
+    g: Callable[[mpmath.mpf], mpmath.mpf]
     if at_lo:
-        return mpmath.quad(
-            lambda t: 4 * t**3 * f(u + t**4, 1 - u - t**4), [0, mpmath.root(v - u, 4)]
-        )
-    if at_hi:
-        return mpmath.quad(
-            lambda t: 4 * t**3 * f(v - t**4, 1 - v + t**4), [0, mpmath.root(v - u, 4)]
-        )
-    return mpmath.quad(lambda x: f(x, 1 - x), [u, v])
+        g, span = (lambda t: 4 * t**3 * f(u + t**4, 1 - u - t**4)), [0, mpmath.root(v - u, 4)]
+    elif at_hi:
+        g, span = (lambda t: 4 * t**3 * f(v - t**4, 1 - v + t**4)), [0, mpmath.root(v - u, 4)]
+    else:
+        g, span = (lambda x: f(x, 1 - x)), [u, v]
+    value, error = mpmath.quad(g, span, error=True)
+    return value, error
 
 
 def _sum(lq: LogPdf, lp: LogPdf, lo: int, hi: mpmath.mpf) -> mpmath.mpf:
@@ -208,6 +227,8 @@ def _sum(lq: LogPdf, lp: LogPdf, lo: int, hi: mpmath.mpf) -> mpmath.mpf:
         if hi == mpmath.inf and peaked and mpmath.exp(log_q) < _TAIL:
             break
         previous, k = log_q, k + 1
+    if k - lo >= _MAX_TERMS and k <= hi:
+        raise NumericFailure(f"the sum did not reach its tail within {_MAX_TERMS} terms")
     return total
 
 
@@ -374,14 +395,32 @@ def _judge(pair: Pair, claim: sp.Expr, chosen: list[Point]) -> Finding:
     if not chosen:
         return Finding(Outcome.UNDECIDED, 0, 0.0, note="no valid parameter point found")
     worst = 0.0
-    for point in chosen:
-        kl = numeric_kl(pair.q, pair.p, point)
-        value = _value(claim, point)
+    for done, point in enumerate(chosen):
+        where = tuple((s.name, _decimal(v)) for s, v in point.items())
+        try:
+            kl = numeric_kl(pair.q, pair.p, point)
+            value = _bounded_value(claim, point)
+        except NumericFailure as exc:
+            note = f"at {', '.join(f'{k}={v}' for k, v in where) or 'the point'}: {exc}"
+            return Finding(Outcome.UNDECIDED, done, worst, note=note)
         bad, diff = _disagree(kl, value)
         if bad:
-            where = tuple((s.name, _decimal(v)) for s, v in point.items())
             return Finding(
-                Outcome.REFUTED, len(chosen), diff, PointValue(where, _text(kl), _text(value))
+                Outcome.REFUTED, done + 1, diff, PointValue(where, _text(kl), _text(value))
             )
         worst = max(worst, diff)
     return Finding(Outcome.AGREES, len(chosen), worst)
+
+
+def _bounded_value(claim: sp.Expr, point: Point) -> mpmath.mpf | None:
+    """The claim's value under a time limit of its own; failures are :class:`NumericFailure`."""
+    deadline = Deadline(EVAL_SECONDS)
+    try:
+        with time_limit(EVAL_SECONDS):
+            return _value(claim, point)
+    except StepTimeout:
+        if not deadline.expired():
+            raise  # the whole command's limit, not ours
+        raise NumericFailure(f"the claim took over {EVAL_SECONDS:g} s to evaluate") from None
+    except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+        raise NumericFailure(f"the claim could not be evaluated ({type(exc).__name__})") from None
