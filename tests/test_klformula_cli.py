@@ -9,6 +9,7 @@ it holds whatever the real one returns.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -16,11 +17,14 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sympy as sp
 
+from elbo_check._timeout import StepTimeout
 from elbo_check.cli import main
 from elbo_check.derivation import Derivation
 from elbo_check.klformula import command
@@ -218,6 +222,25 @@ def test_without_a_claim_the_proved_derivation_is_printed_with_its_steps(
     assert "closed form: log(r) - 1 + 1/r" in out
     assert "stand-in-exponential-kl" in out
     assert "Axiom ledger" in out
+
+
+def test_the_time_limit_holds_even_when_the_checker_swallows_the_alarm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_check = command.check_derivation
+
+    def swallowing(*args: Any, **kwargs: Any) -> Any:
+        with contextlib.suppress(StepTimeout):
+            time.sleep(0.5)  # the alarm fires here, as inside a step, and is caught
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(command, "derive", _stand_in)
+    monkeypatch.setattr(command, "check_derivation", swallowing)
+    start = time.perf_counter()
+    code, out, _ = _run(*EXPONENTIALS, "--claim", "1/r - 1 + log(r)", "--timeout", "0.2")
+    assert code == 3
+    assert "time limit of 0.2 s ran out" in out
+    assert time.perf_counter() - start < 5
 
 
 def test_a_derivation_that_does_not_end_at_its_closed_form_is_not_used(

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import sympy as sp
 
 from elbo_check._printing import safe_print
-from elbo_check._timeout import StepTimeout, time_limit
+from elbo_check._timeout import Deadline, StepTimeout, time_limit
 from elbo_check.klformula.command import KlReport, Status, run_kl
 from elbo_check.klformula.families import FAMILIES, MAX_CATEGORIES
 from elbo_check.results import JSON_SCHEMA
@@ -79,7 +79,7 @@ def run_kl_command(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run ``kl-formula`` for parsed arguments ``ns``; returns the exit code."""
     try:
         with time_limit(ns.timeout):
-            report = run_kl(ns.q, ns.p, ns.claim, step_timeout=min(5.0, ns.timeout))
+            report = run_kl(ns.q, ns.p, ns.claim, deadline=Deadline(ns.timeout))
     except StepTimeout:
         message = f"undecided: the time limit of {ns.timeout:g} s ran out"
         if ns.format == "json":

@@ -27,10 +27,12 @@ import dataclasses
 import enum
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
 
+from elbo_check._timeout import Deadline
 from elbo_check.checker import CheckConfig, check_derivation
 from elbo_check.derivation import Derivation
 from elbo_check.klformula.derive import Derived, derive
@@ -71,26 +73,44 @@ def _proved(result: DerivationResult | None) -> bool:
     return result is not None and bool(result.steps) and result.verdict is Verdict.PROVED
 
 
-def _check_derived(derived: Derived, config: CheckConfig) -> tuple[DerivationResult | None, str]:
+def _guard(deadline: Deadline | None) -> Callable[..., None]:
+    """A callback that raises :class:`StepTimeout` once ``deadline`` has passed.
+
+    The checker turns a time-out inside a step into that step's verdict, so
+    the whole command's limit is also enforced between steps and stages.
+    """
+
+    def check(*_: object) -> None:
+        if deadline is not None:
+            deadline.check()
+
+    return check
+
+
+def _check_derived(
+    derived: Derived, config: CheckConfig, guard: Callable[..., None]
+) -> tuple[DerivationResult | None, str]:
     """Check the derived derivation; it must end at the closed form it reports."""
     d, closed = derived.derivation, derived.closed_form
     if d is None or closed is None:
         return None, f"not derived: {derived.reason}"
     if not d.steps or d.steps[-1].rhs != closed:
         return None, "the derivation does not end at the reported closed form: not used"
-    result = check_derivation(d, config)
+    result = check_derivation(d, config, on_step=guard)
     if _proved(result):
         return result, f"closed form proved by the checker ({derived.reason})".replace(" ()", "")
     return result, f"the derivation of the closed form is {result.verdict.value}, not proved"
 
 
-def _equality(closed: sp.Expr, claim: sp.Expr, config: CheckConfig) -> DerivationResult | None:
+def _equality(
+    closed: sp.Expr, claim: sp.Expr, config: CheckConfig, guard: Callable[..., None]
+) -> DerivationResult | None:
     """The checker's verdict on ``closed_form = claim`` (None when infinite)."""
     if closed.has(sp.oo, -sp.oo) or claim.has(sp.oo, -sp.oo):
         return None
     eq = Derivation("kl-formula-claim", title="the derived closed form equals the claim")
     eq.start(closed).equals(claim, by="algebra: the derived closed form equals the claim")
-    return check_derivation(eq, config)
+    return check_derivation(eq, config, on_step=guard)
 
 
 def run_kl(
@@ -101,19 +121,32 @@ def run_kl(
     points: int = 8,
     seed: int = 0,
     step_timeout: float = 5.0,
+    deadline: Deadline | None = None,
 ) -> KlReport:
-    """Run the whole ``kl-formula`` path; raise :class:`~elbo_check.errors.UsageError` on bad input."""
+    """Run the whole ``kl-formula`` path; raise :class:`~elbo_check.errors.UsageError` on bad input.
+
+    With ``deadline``, :class:`~elbo_check._timeout.StepTimeout` is raised
+    between stages and steps once it has passed (the caller also arms
+    :func:`~elbo_check._timeout.time_limit` for the work inside a stage).
+    """
+    guard = _guard(deadline)
     pair = parse_pair(q_text, p_text)
     claim = None if claim_text is None else parse_claim(claim_text, pair)
+    if deadline is not None:
+        step_timeout = min(step_timeout, max(deadline.remaining(), 1e-3))
     config = CheckConfig(step_timeout=step_timeout, seed=seed)
     clock = [time.perf_counter()]
     derived = derive(pair.q, pair.p)
+    guard()
     clock.append(time.perf_counter())
-    checked, note = _check_derived(derived, config)
+    checked, note = _check_derived(derived, config, guard)
+    guard()
     clock.append(time.perf_counter())
     results = [] if checked is None else [checked]
     target = claim if claim is not None else derived.closed_form
-    finding = None if target is None else judge(pair, target, points=points, seed=seed)
+    finding = None
+    if target is not None:
+        finding = judge(pair, target, points=points, seed=seed, on_point=guard)
     clock.append(time.perf_counter())
     notes = [note]
     if claim is None:
@@ -128,7 +161,7 @@ def run_kl(
     status, cex = Status.UNDECIDED, finding.counterexample
     equal = False
     if _proved(checked) and derived.closed_form is not None:
-        eq = _equality(derived.closed_form, claim, config)
+        eq = _equality(derived.closed_form, claim, config, guard)
         if eq is not None:
             results.append(eq)
             equal = _proved(eq)
@@ -145,6 +178,7 @@ def run_kl(
             notes.append("WARNING: proved yet numerically refuted: a bug in the checker or judge")
     elif equal:
         status = Status.PROVED
+    guard()
     report = KlReport(pair, claim, status, derived, tuple(results), finding, cex, tuple(notes))
     return _timed(report, clock)
 

@@ -385,8 +385,17 @@ def _disagree(kl: mpmath.mpf, claim: mpmath.mpf | None) -> tuple[bool, float]:
     return diff > mpmath.mpf(10) ** -8, float(diff)
 
 
-def judge(pair: Pair, claim: sp.Expr, *, points: int = 8, seed: int = 0) -> Finding:
+def judge(
+    pair: Pair,
+    claim: sp.Expr,
+    *,
+    points: int = 8,
+    seed: int = 0,
+    on_point: Callable[[], None] | None = None,
+) -> Finding:
     """Compare ``claim`` with the numeric KL at ``points`` random parameter points.
+
+    ``on_point`` is called before each point (the CLI's time limit raises there).
 
     >>> from elbo_check.klformula.spec import parse_pair
     >>> pair = parse_pair("Exponential(r)", "Exponential(1)")
@@ -397,14 +406,17 @@ def judge(pair: Pair, claim: sp.Expr, *, points: int = 8, seed: int = 0) -> Find
     'agrees at 8 random point('
     """
     with mpmath.workdps(DPS + 10):
-        return _judge(pair, claim, sample_points(pair, points, seed))
+        return _judge(pair, claim, sample_points(pair, points, seed), on_point or (lambda: None))
 
 
-def _judge(pair: Pair, claim: sp.Expr, chosen: list[Point]) -> Finding:
+def _judge(
+    pair: Pair, claim: sp.Expr, chosen: list[Point], on_point: Callable[[], None]
+) -> Finding:
     if not chosen:
         return Finding(Outcome.UNDECIDED, 0, 0.0, note="no valid parameter point found")
     worst = 0.0
     for done, point in enumerate(chosen):
+        on_point()
         where = tuple((s.name, _decimal(v)) for s, v in point.items())
         try:
             kl = numeric_kl(pair.q, pair.p, point)
