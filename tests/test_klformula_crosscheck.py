@@ -122,6 +122,7 @@ def _torch_dist(dist: Dist) -> Any:
     return makers[dist.family.name]()
 
 
+@pytest.mark.torch
 def test_the_torch_pair_list_is_exactly_what_torch_registers_among_our_families() -> None:
     pytest.importorskip("torch")
     from torch.distributions.kl import _KL_REGISTRY
@@ -136,7 +137,7 @@ def test_the_torch_pair_list_is_exactly_what_torch_registers_among_our_families(
 def test_the_numeric_kl_matches_torch_kl_divergence(qn: str, pn: str) -> None:
     torch = pytest.importorskip("torch")
     rng = random.Random(f"torch:{qn}:{pn}")
-    for _ in range(3):
+    for _ in range(2):
         q, p = _pair(qn, pn, rng)
         ours = numeric_kl(q, p, {})
         theirs = float(torch.distributions.kl_divergence(_torch_dist(q), _torch_dist(p)))
