@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from typing import Any, TextIO
 
 import sympy as sp
@@ -29,9 +30,19 @@ __all__ = ["EXIT_UNDECIDED", "add_kl_parser", "run_kl_command"]
 
 EXIT_UNDECIDED = 3
 
+_FAMILY_LINES = textwrap.fill(
+    ", ".join(
+        f"{f.name}({', '.join(f.params)}{', ...' if f.variadic else ''})" for f in FAMILIES.values()
+    )
+    + ".",
+    width=78,
+    initial_indent="  ",
+    subsequent_indent="  ",
+)
+
 _EPILOG = f"""\
 DIST: Family(arg, ...) with sympy.stats names and parameter orders:
-  {", ".join(f"{f.name}({', '.join(f.params)}{', ...' if f.variadic else ''})" for f in FAMILIES.values())}.
+{_FAMILY_LINES}
   Arguments are symbols (letters, optionally followed by digits) or numbers
   (decimals are exact: 0.1 is 1/10).  Symbols get their parameter's domain:
   means real, scales and rates positive, probabilities in (0, 1), Binomial's n
