@@ -35,7 +35,7 @@ import sympy as sp
 from elbo_check._timeout import Deadline
 from elbo_check.checker import CheckConfig, check_derivation
 from elbo_check.derivation import Derivation
-from elbo_check.klformula.derive import Derived, derive
+from elbo_check.klformula.derive import Derived, derive, to_core, to_sympy
 from elbo_check.klformula.judge import Finding, Outcome, PointValue, judge
 from elbo_check.klformula.parse import parse_claim
 from elbo_check.klformula.spec import Pair, parse_pair
@@ -92,9 +92,11 @@ def _check_derived(
 ) -> tuple[DerivationResult | None, str]:
     """Check the derived derivation; it must end at the closed form it reports."""
     d, closed = derived.derivation, derived.closed_form
-    if d is None or closed is None:
+    if closed is None:
         return None, f"not derived: {derived.reason}"
-    if not d.steps or d.steps[-1].rhs != closed:
+    if d is None:
+        return None, f"a closed form without a derivation to check: {derived.reason}"
+    if not d.steps or closed not in (d.steps[-1].rhs, to_sympy(d.steps[-1].rhs)):
         return None, "the derivation does not end at the reported closed form: not used"
     result = check_derivation(d, config, on_step=guard)
     if _proved(result):
@@ -103,13 +105,19 @@ def _check_derived(
 
 
 def _equality(
-    closed: sp.Expr, claim: sp.Expr, config: CheckConfig, guard: Callable[..., None]
+    derived: DerivationResult, claim: sp.Expr, config: CheckConfig, guard: Callable[..., None]
 ) -> DerivationResult | None:
-    """The checker's verdict on ``closed_form = claim`` (None when infinite)."""
+    """The checker's verdict on ``closed_form = claim`` (None when either is infinite).
+
+    Both sides are in the derivation's own representation: its last
+    expression, and the claim through :func:`to_core` (sympy's ``digamma``
+    and ``loggamma`` as the core's opaque functions).
+    """
+    closed = derived.steps[-1].step.rhs
     if closed.has(sp.oo, -sp.oo) or claim.has(sp.oo, -sp.oo):
         return None
     eq = Derivation("kl-formula-claim", title="the derived closed form equals the claim")
-    eq.start(closed).equals(claim, by="algebra: the derived closed form equals the claim")
+    eq.start(closed).equals(to_core(claim), by="algebra: the derived closed form equals the claim")
     return check_derivation(eq, config, on_step=guard)
 
 
@@ -160,8 +168,8 @@ def run_kl(
     assert finding is not None
     status, cex = Status.UNDECIDED, finding.counterexample
     equal = False
-    if _proved(checked) and derived.closed_form is not None:
-        eq = _equality(derived.closed_form, claim, config, guard)
+    if checked is not None and _proved(checked) and derived.closed_form is not None:
+        eq = _equality(checked, claim, config, guard)
         if eq is not None:
             results.append(eq)
             equal = _proved(eq)

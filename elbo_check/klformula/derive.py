@@ -17,7 +17,7 @@ import sympy as sp
 from elbo_check.derivation import Derivation
 from elbo_check.klformula.spec import Dist
 
-__all__ = ["Derived", "derive"]
+__all__ = ["Derived", "derive", "to_core", "to_sympy"]
 
 
 @dataclass(frozen=True)
@@ -32,3 +32,18 @@ class Derived:
 def derive(q: Dist, p: Dist) -> Derived:
     """Placeholder: nothing is derived yet."""
     return Derived(None, None, "not derived yet")
+
+
+def to_core(expr: sp.Expr) -> sp.Expr:
+    """Placeholder (identity): a claim written in the derivation's representation.
+
+    The proof half's version writes sympy's ``digamma``/``loggamma`` as the
+    core's opaque functions, so the checker can compare the claim with the
+    derivation's last expression.
+    """
+    return expr
+
+
+def to_sympy(expr: sp.Expr) -> sp.Expr:
+    """Placeholder (identity): the derivation's representation back in sympy's functions."""
+    return expr
