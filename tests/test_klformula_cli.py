@@ -211,7 +211,8 @@ def test_a_wrong_claim_is_refuted_even_with_a_proved_closed_form(
     code, out, _ = _run(*EXPONENTIALS, "--claim", "1/r - 1 - log(r)", "--format", "json")
     doc = json.loads(out)
     assert code == 1
-    assert [d["verdict"] for d in doc["derivations"]] == ["proved", "refuted"]
+    (chain,) = doc["derivations"]
+    assert [step["verdict"] for step in chain["steps"]] == ["proved", "refuted"]
 
 
 def test_without_a_claim_the_proved_derivation_is_printed_with_its_steps(

@@ -3,12 +3,12 @@ r"""The ``kl-formula`` command path: parse, derive, check, judge, and one verdic
 With a claim, the verdict is
 
 * ``proved`` (exit 0) only when the proof half derived KL(q || p) in closed
-  form, the trusted checker proved every step of that derivation, *and* the
-  checker proved the one-step derivation ``closed_form = claim`` (for an
-  infinite KL: the claim is literally ``oo``);
+  form and the trusted checker proved every step of that derivation extended
+  by one more step, ``closed_form = claim`` (:func:`conclude`), so the chain
+  reads KL(q || p) = ... = closed form = claim;
 * ``refuted`` (exit 1) when the numeric judge finds a parameter point where
-  the claim and the KL differ (or the checker refutes ``closed_form =
-  claim`` after proving the closed form), with the point and both values;
+  the claim and the KL differ (or the checker refutes the last step after
+  proving all the others), with the point and both values;
 * ``undecided`` (exit 3) otherwise, with what numeric checking found.
 
 Without a claim, the derived closed form and its checked derivation are the
@@ -27,19 +27,18 @@ import dataclasses
 import enum
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sympy as sp
 
 from elbo_check._timeout import Deadline
 from elbo_check.checker import CheckConfig, check_derivation
-from elbo_check.derivation import Derivation
-from elbo_check.klformula.derive import Derived, derive, to_core, to_sympy
+from elbo_check.klformula.derive import Derived, conclude, derive, to_sympy
 from elbo_check.klformula.judge import Finding, Outcome, PointValue, judge
 from elbo_check.klformula.parse import parse_claim
 from elbo_check.klformula.spec import Pair, parse_pair
-from elbo_check.results import DerivationResult
+from elbo_check.results import DerivationResult, StepResult
 from elbo_check.verdict import Verdict
 
 __all__ = ["KlReport", "Status", "run_kl"]
@@ -87,38 +86,23 @@ def _guard(deadline: Deadline | None) -> Callable[..., None]:
     return check
 
 
-def _check_derived(
-    derived: Derived, config: CheckConfig, guard: Callable[..., None]
-) -> tuple[DerivationResult | None, str]:
-    """Check the derived derivation; it must end at the closed form it reports."""
+def _usable(derived: Derived) -> str | None:
+    """Why the derivation cannot be used (None when it can): it must end at the closed form."""
     d, closed = derived.derivation, derived.closed_form
     if closed is None:
-        return None, f"not derived: {derived.reason}"
+        return f"not derived: {derived.reason}"
     if d is None:
-        return None, f"a closed form without a derivation to check: {derived.reason}"
+        return f"a closed form without a derivation to check: {derived.reason}"
     if not d.steps or closed not in (d.steps[-1].rhs, to_sympy(d.steps[-1].rhs)):
-        return None, "the derivation does not end at the reported closed form: not used"
-    result = check_derivation(d, config, on_step=guard)
-    if _proved(result):
-        return result, f"closed form proved by the checker ({derived.reason})".replace(" ()", "")
-    return result, f"the derivation of the closed form is {result.verdict.value}, not proved"
+        return "the derivation does not end at the reported closed form: not used"
+    return None
 
 
-def _equality(
-    derived: DerivationResult, claim: sp.Expr, config: CheckConfig, guard: Callable[..., None]
-) -> DerivationResult | None:
-    """The checker's verdict on ``closed_form = claim`` (None when either is infinite).
-
-    Both sides are in the derivation's own representation: its last
-    expression, and the claim through :func:`to_core` (sympy's ``digamma``
-    and ``loggamma`` as the core's opaque functions).
-    """
-    closed = derived.steps[-1].step.rhs
-    if closed.has(sp.oo, -sp.oo) or claim.has(sp.oo, -sp.oo):
-        return None
-    eq = Derivation("kl-formula-claim", title="the derived closed form equals the claim")
-    eq.start(closed).equals(to_core(claim), by="algebra: the derived closed form equals the claim")
-    return check_derivation(eq, config, on_step=guard)
+def _body_note(body: Sequence[StepResult], derived: Derived) -> str:
+    if all(r.verdict is Verdict.PROVED for r in body):
+        return f"closed form proved by the checker ({derived.reason})".replace(" ()", "")
+    weakest = Verdict.weakest(r.verdict for r in body)
+    return f"the derivation of the closed form is {weakest.value}, not proved"
 
 
 def run_kl(
@@ -147,63 +131,87 @@ def run_kl(
     derived = derive(pair.q, pair.p)
     guard()
     clock.append(time.perf_counter())
-    checked, note = _check_derived(derived, config, guard)
+    problem = _usable(derived)
+    checked = None
+    if problem is None:
+        assert derived.derivation is not None
+        # with a claim: the derivation plus one step, closed form = claim (every step re-checked)
+        d = derived.derivation if claim is None else conclude(derived.derivation, claim)
+        checked = check_derivation(d, config, on_step=guard)
     guard()
     clock.append(time.perf_counter())
-    results = [] if checked is None else [checked]
     target = claim if claim is not None else derived.closed_form
     finding = None
     if target is not None:
         finding = judge(pair, target, points=points, seed=seed, on_point=guard)
     clock.append(time.perf_counter())
-    notes = [note]
     if claim is None:
-        status = Status.PROVED if _proved(checked) else Status.UNDECIDED
-        if finding is not None and finding.outcome is Outcome.REFUTED:
-            status = Status.REFUTED
-            notes.append("the numeric KL contradicts the derived closed form: a bug in derive")
-        cex = finding.counterexample if finding is not None else None
-        report = KlReport(pair, None, status, derived, tuple(results), finding, cex, tuple(notes))
-        return _timed(report, clock)
-    assert finding is not None
+        report = _without_claim(pair, derived, checked, problem, finding)
+    else:
+        assert finding is not None
+        report = _with_claim(pair, claim, derived, checked, problem, finding)
+    guard()
+    return _timed(report, clock)
+
+
+def _without_claim(
+    pair: Pair,
+    derived: Derived,
+    checked: DerivationResult | None,
+    problem: str | None,
+    finding: Finding | None,
+) -> KlReport:
+    notes = [problem or _body_note(checked.steps if checked else (), derived)]
+    status = Status.PROVED if _proved(checked) else Status.UNDECIDED
+    if finding is not None and finding.outcome is Outcome.REFUTED:
+        status = Status.REFUTED
+        notes.append("the numeric KL contradicts the derived closed form: a bug in derive")
+    cex = finding.counterexample if finding is not None else None
+    results = () if checked is None else (checked,)
+    return KlReport(pair, None, status, derived, results, finding, cex, tuple(notes))
+
+
+def _with_claim(
+    pair: Pair,
+    claim: sp.Expr,
+    derived: Derived,
+    checked: DerivationResult | None,
+    problem: str | None,
+    finding: Finding,
+) -> KlReport:
     status, cex = Status.UNDECIDED, finding.counterexample
+    notes = [problem] if problem else []
     equal = False
-    if checked is not None and _proved(checked) and derived.closed_form is not None:
-        eq = _equality(checked, claim, config, guard)
-        if eq is not None:
-            results.append(eq)
-            equal = _proved(eq)
-            if eq.verdict is Verdict.REFUTED and cex is None:
-                status, cex = Status.REFUTED, _from_step(eq)
-        else:
-            equal = derived.closed_form == sp.oo and claim == sp.oo
+    if checked is not None:
+        body, last = checked.steps[:-1], checked.steps[-1]
+        notes.append(_body_note(body, derived))
+        body_proved = all(r.verdict is Verdict.PROVED for r in body)
+        equal = body_proved and last.verdict is Verdict.PROVED
         notes.append(
             "the checker proved closed form = claim" if equal else "claim not proved equal"
         )
+        if body_proved and last.verdict is Verdict.REFUTED and cex is None:
+            status, cex = Status.REFUTED, _from_step(last)
     if finding.outcome is Outcome.REFUTED:
         status = Status.REFUTED
         if equal:
             notes.append("WARNING: proved yet numerically refuted: a bug in the checker or judge")
     elif equal:
         status = Status.PROVED
-    guard()
-    report = KlReport(pair, claim, status, derived, tuple(results), finding, cex, tuple(notes))
-    return _timed(report, clock)
+    results = () if checked is None else (checked,)
+    return KlReport(pair, claim, status, derived, results, finding, cex, tuple(notes))
+
+
+def _from_step(result: StepResult) -> PointValue | None:
+    """The checker's counterexample to ``closed_form = claim`` as a point."""
+    c = result.counterexample
+    if c is None:
+        return None
+    return PointValue(tuple((str(k), str(v)) for k, v in c.point.items()), c.lhs_value, c.rhs_value)
 
 
 def _timed(report: KlReport, clock: list[float]) -> KlReport:
-    """``report`` with the stage times (the claim's equality check counts as "check")."""
+    """``report`` with the stage times."""
     stages = ("derive", "check", "judge")
     spans = [b - a for a, b in itertools.pairwise(clock)]
-    spans[1] += time.perf_counter() - clock[-1]
     return dataclasses.replace(report, timings=tuple(zip(stages, spans, strict=True)))
-
-
-def _from_step(result: DerivationResult) -> PointValue | None:
-    """The checker's counterexample to ``closed_form = claim`` as a point."""
-    for step in result.steps:
-        c = step.counterexample
-        if c is not None:
-            where = tuple((str(k), str(v)) for k, v in c.point.items())
-            return PointValue(where, c.lhs_value, c.rhs_value)
-    return None
