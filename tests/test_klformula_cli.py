@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 import sympy as sp
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from elbo_check._timeout import StepTimeout
 from elbo_check.cli import main
@@ -313,3 +315,24 @@ def test_every_console_session_of_the_doc_runs_and_prints_what_it_shows(
     for line in shown:
         if not line.endswith("..."):
             assert line in text, (line, text)
+
+
+# -- hostile claims through the whole command ---------------------------------------
+
+_PIECES = ["p", "2", "0.5", "64", "log", "exp", "gamma", "Abs", "oo", "pi", "(", ")", "**", "*",
+           "/", "+", "-", "__class__", ".", "[0]", "'s'", "lambda:"]  # fmt: skip
+
+
+@settings(max_examples=30)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join))
+@example("exp(exp(64))")
+@example("Abs(p-0.5)**64")
+@example("oo")
+def test_any_claim_gets_a_verdict_or_a_one_line_usage_error(claim: str) -> None:
+    code, out, err = _run("--q", "Bernoulli(p)", "--p", "Bernoulli(1/2)", "--claim", claim)
+    assert code in (0, 1, 2, 3)
+    assert "Traceback" not in out + err
+    if code == 2:  # ours ("elbo-check: error: claim: ...") or argparse's ("-p" looks like a flag)
+        assert err.startswith("elbo-check")
+        assert ": error: " in err
+        assert err.count("\n") == 1
