@@ -1,4 +1,4 @@
-"""The ``elbo-check`` command line: ``list``, ``prove``, ``validate`` and ``report``.
+"""The ``elbo-check`` command line: ``list``, ``prove``, ``validate``, ``report``, ``kl-formula``.
 
 Exit codes: 0 success; 1 a step is refuted or undecided (with ``--strict``:
 not proved), or a validated function is wrong; 2 usage errors (unknown slug,
@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     from elbo_check.report._cli import add_report_parser
 
     add_report_parser(sub)
+    from elbo_check.klformula._cli import add_kl_parser
+
+    add_kl_parser(sub)
     return parser
 
 
@@ -295,6 +298,10 @@ def main(
             from elbo_check.report._cli import run_report
 
             return run_report(ns, out, err, argv)
+        if ns.command == "kl-formula":
+            from elbo_check.klformula._cli import run_kl_command
+
+            return run_kl_command(ns, out, err)
         from elbo_check._validate._cli import run
 
         return run(ns)

@@ -62,6 +62,8 @@ __all__ = [
     "derive",
     "outside_support",
     "pair_derivation",
+    "to_core",
+    "to_sympy",
 ]
 
 
