@@ -12,20 +12,97 @@ long, instead of crashing the report.
 ...     e = sp.exp(e)
 >>> safe_print(sp.sstr, e, width=20)
 'exp(exp(exp(exp(exp…'
+
+Huge expressions are printed elided (:func:`bounded`): sympy's printers take
+minutes and gigabytes on 20,000 terms.  :func:`full_output` turns that off
+(``prove --full``).
+
+>>> big = sp.Add(*sp.symbols("x0:5000"))
+>>> safe_print(sp.sstr, big)
+'x0 + x1 + x10 + x999 + … (4,996 terms elided; --full to show)'
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import sys
 from collections.abc import Callable, Iterator
 
 import sympy as sp
 
-__all__ = ["deep_recursion", "safe_print"]
+__all__ = ["bounded", "deep_recursion", "full_output", "is_full", "safe_print"]
 
 #: the recursion limit used while printing (a 300-deep tree needs about 3,000 frames)
 PRINT_RECURSION_LIMIT = 20_000
+#: an expression with more nodes than this is printed elided (unless :func:`full_output`)
+NODE_LIMIT = 2_000
+#: the terms kept of a long sum or product in an elided expression: the first few, the last
+KEEP_HEAD, KEEP_TAIL = 3, 1
+
+_FULL: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "elbo_check_full_output", default=False
+)
+
+
+@contextlib.contextmanager
+def full_output() -> Iterator[None]:
+    """Print every expression in full inside the block (``prove --full``)."""
+    token = _FULL.set(True)
+    try:
+        yield
+    finally:
+        _FULL.reset(token)
+
+
+def is_full() -> bool:
+    """Whether :func:`full_output` is in force."""
+    return _FULL.get()
+
+
+def _larger_than(expr: sp.Basic, limit: int) -> bool:
+    """Whether ``expr`` has more than ``limit`` nodes (visits at most ``limit + 1``)."""
+    import itertools
+
+    return next(itertools.islice(sp.preorder_traversal(expr), limit, None), None) is not None
+
+
+def bounded(expr: sp.Basic) -> sp.Basic:
+    """``expr``, or when it is huge a copy whose long sums and products are elided.
+
+    Display only: the elided copy holds a marker symbol that names how many
+    terms are left out, e.g. ``… (19,996 terms elided; --full to show)``.
+
+    >>> x = sp.Symbol("x")
+    >>> bounded(x + 1) == x + 1
+    True
+    """
+    if is_full() or not isinstance(expr, sp.Basic) or not _larger_than(expr, NODE_LIMIT):
+        return expr
+    try:
+        return _elide_args(expr, depth=0)
+    except RecursionError:
+        return sp.Symbol("… (expression elided: too deep; --full to show)")
+
+
+def _elide_args(expr: sp.Basic, depth: int) -> sp.Basic:
+    if expr.is_Atom or not expr.args:
+        return expr
+    if depth > 200:
+        return sp.Symbol("… (elided: too deep; --full to show)")
+    args = expr.args
+    if isinstance(expr, (sp.Add, sp.Mul)) and len(args) > KEEP_HEAD + KEEP_TAIL + 1:
+        left_out = len(args) - KEEP_HEAD - KEEP_TAIL
+        marker = sp.Symbol(
+            f"… ({left_out:,} {'terms' if isinstance(expr, sp.Add) else 'factors'} elided; --full to show)"
+        )
+        kept = [_elide_args(a, depth + 1) for a in (*args[:KEEP_HEAD], *args[-KEEP_TAIL:])]
+        return type(expr)(*kept, marker, evaluate=False)
+    new = [_elide_args(a, depth + 1) if isinstance(a, sp.Basic) else a for a in args]
+    try:
+        return expr.func(*new)
+    except Exception:  # a class that refuses the elided arguments: name it only
+        return sp.Symbol(f"… ({type(expr).__name__} elided; --full to show)")
 
 
 @contextlib.contextmanager
@@ -44,9 +121,11 @@ def safe_print(printer: Callable[[sp.Basic], str], expr: sp.Basic, width: int = 
     old = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(max(old, PRINT_RECURSION_LIMIT))
-        text = printer(expr)
+        text = printer(bounded(expr))
     except RecursionError:
         text = f"<expression too deep to print: {sp.count_ops(expr, visual=False)} operations>"
     finally:
         sys.setrecursionlimit(old)
+    if is_full():
+        return text
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -42,7 +42,6 @@ of the KL (the critical ``|z|`` is about 5.7); symbolic slips such as a dropped
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -50,6 +49,7 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
+from elbo_check._library import submodule
 from elbo_check.mc import Independent, MCEstimate, kl_mc, z_test
 from elbo_check.models import LinearGaussianModel, mvn_kl, normal_kl
 
@@ -213,7 +213,7 @@ def _derivation_closed_form(
     """
     what = f"{module}.CLOSED_FORM" if build is None else f"{module}.closed_form"
     try:
-        mod = importlib.import_module(module)
+        mod = submodule(module)
         expr = mod.CLOSED_FORM if build is None else build(mod)
     except (ImportError, AttributeError) as exc:
         return fallback, f"{fallback_name} (numpy; {what} unavailable: {exc})"
@@ -288,7 +288,7 @@ def _full_covariance_closed_form(
     """The derivation's ``closed_form`` at numeric Cholesky factors, else :func:`mvn_kl`."""
     module = "derivations.gaussian_kl_full_covariance"
     try:
-        build = importlib.import_module(module).closed_form
+        build = submodule(module).closed_form
     except (ImportError, AttributeError) as exc:
         value = mvn_kl(mean_q, cov_q, mean_p, cov_p)
         return value, f"elbo_check.models.mvn_kl (numpy; {module}.closed_form unavailable: {exc})"
