@@ -65,7 +65,9 @@ def test_a_users_derivations_folder_does_not_shadow_the_shipped_library(tmp_path
         (("prove", "bayes", "--format", "jsn"), "did you mean 'json'?"),
     ],
 )
-def test_a_misspelt_flag_or_command_gets_a_suggestion(args: tuple[str, ...], suggestion: str) -> None:
+def test_a_misspelt_flag_or_command_gets_a_suggestion(
+    args: tuple[str, ...], suggestion: str
+) -> None:
     run = _cli(*args)
     assert run.returncode == 2
     assert suggestion in run.stderr
@@ -122,8 +124,7 @@ def _on_a_terminal(*args: str, env: dict[str, str]) -> str:
 
 
 def test_verdicts_are_coloured_on_a_terminal_only_and_never_under_no_color() -> None:
-    env = {k: "" for k in ("NO_COLOR",)}
-    coloured = _on_a_terminal("prove", "bayes", env={**env, "TERM": "xterm"})
+    coloured = _on_a_terminal("prove", "bayes", env={"NO_COLOR": "", "TERM": "xterm"})
     assert "\x1b[32mproved\x1b[0m" in coloured
     plain = _on_a_terminal("prove", "bayes", env={"NO_COLOR": "1", "TERM": "xterm"})
     assert "proved" in plain
