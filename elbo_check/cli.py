@@ -114,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument(
         "--step-timeout",
         type=_positive_float,
-        default=5.0,
+        default=None,
         metavar="S",
-        help="seconds of symbolic work per step (default 5)",
+        help="seconds of symbolic work per step (default: step-timeout in pyproject.toml's "
+        "[tool.elbo-check], else 5)",
     )
     prove.add_argument(
         "--evidence",
@@ -294,8 +295,22 @@ def _progress(enabled: bool, err: TextIO, name: str = "", verbose: bool = False)
     return show
 
 
+def _apply_settings(ns: argparse.Namespace) -> None:
+    """Fill what the command line leaves open from ``[tool.elbo-check]`` in pyproject.toml."""
+    from elbo_check.settings import load_settings
+
+    settings = load_settings()
+    if ns.step_timeout is None:
+        ns.step_timeout = settings.step_timeout
+    ns.strict = ns.strict or settings.strict
+    if not ns.file and not ns.slugs and settings.files:
+        ns.file = [str(path) for path in settings.files]
+
+
 def _cmd_prove(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from elbo_check._printing import full_output
+
+    _apply_settings(ns)
 
     with full_output() if ns.full else contextlib.nullcontext():
         return _prove(ns, out, err)
@@ -323,7 +338,7 @@ def _prove(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if ns.format == "json":
         text = render_json(results, evidence)
     elif ns.quiet:
-        text = render_quiet(results)
+        text = render_quiet(results, strict=ns.strict)
     else:
         text = render_text(results, evidence, math=not ns.no_math)
     if ns.output:

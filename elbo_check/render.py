@@ -159,8 +159,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def render_quiet(results: Sequence[DerivationResult]) -> str:
+def render_quiet(results: Sequence[DerivationResult], *, strict: bool = False) -> str:
     """``prove -q``: one line per step that did not pass (with its note), then the summary.
+
+    With ``strict``, a step passes only when it is proved.
 
     >>> render_quiet([])
     '0 derivation(s), 0 step(s): 0 proved, 0 corroborated, 0 undecided, 0 refuted\\n'
@@ -168,7 +170,7 @@ def render_quiet(results: Sequence[DerivationResult]) -> str:
     lines = []
     for result in results:
         for r in result.steps:
-            if r.verdict.passes:
+            if r.verdict.is_proof if strict else r.verdict.passes:
                 continue
             note = f": {_shorten(r.message, 200)}" if r.message else ""
             lines.append(f"{result.name} step {r.step.index}: {r.verdict.value}{note}")

@@ -157,3 +157,28 @@ def test_a_twenty_thousand_term_expression_is_reported_quickly_and_elided(tmp_pa
     assert "terms elided; --full to show)" in step["rhs"]
     assert len(step["rhs"]) < 1000
     assert elapsed < 90  # printing it in full took 394 s and 6.3 GB
+
+
+def test_prove_reads_its_settings_from_the_nearest_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "proofs").mkdir()
+    (tmp_path / "proofs" / "mine.py").write_text(
+        "import sympy as sp\n"
+        "from elbo_check import Derivation\n"
+        "x = sp.Symbol('x', positive=True)\n"
+        "d = Derivation('arctan').start(sp.atan(x) + sp.atan(1 / x)).equals(sp.pi / 2, by='identity')\n"
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "mine"\n\n[tool.elbo-check]\nfiles = ["proofs/"]\nstrict = true\n'
+    )
+    sub = tmp_path / "src"
+    sub.mkdir()
+    run = _cli("prove", "-q", cwd=sub)  # from a subfolder: the nearest pyproject.toml above
+    assert run.returncode == 1, run.stderr  # corroborated fails under strict = true
+    assert "arctan step 1: corroborated" in run.stdout
+    (tmp_path / "pyproject.toml").write_text('[tool.elbo-check]\nfile = ["proofs/"]\n')
+    typo = _cli("prove", "-q", cwd=sub)
+    assert typo.returncode == 2
+    assert typo.stderr.strip().endswith(
+        "unknown key 'file' in [tool.elbo-check]; did you mean 'files'? known: files, step-timeout, strict"
+    )
+    assert len(typo.stderr.strip().splitlines()) == 1
