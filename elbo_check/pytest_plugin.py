@@ -207,13 +207,15 @@ class StepItem(pytest.Item):
 def _describe(result: Any, what: str) -> str:
     import sympy as sp
 
+    from elbo_check._printing import safe_print
+
     step = result.step
     lines = [
         f"step {step.index} is {what}",
         f"  by:  {step.by}",
-        f"  lhs: {sp.sstr(step.lhs)}",
+        f"  lhs: {safe_print(sp.sstr, step.lhs)}",
         f"  {step.relation}",
-        f"  rhs: {sp.sstr(step.rhs)}",
+        f"  rhs: {safe_print(sp.sstr, step.rhs)}",
     ]
     if result.counterexample is not None:
         lines.append(f"  counterexample {result.counterexample}")

@@ -182,3 +182,16 @@ def test_prove_reads_its_settings_from_the_nearest_pyproject(tmp_path: Path) -> 
         "unknown key 'file' in [tool.elbo-check]; did you mean 'files'? known: files, step-timeout, strict"
     )
     assert len(typo.stderr.strip().splitlines()) == 1
+
+
+def test_full_output_prints_a_huge_expression_unelided() -> None:
+    import sympy as sp
+
+    from elbo_check._printing import full_output, safe_print
+
+    big = sp.Add(*sp.symbols("y0:2500"))
+    assert "elided" in safe_print(sp.sstr, big)
+    with full_output():
+        text = safe_print(sp.sstr, big)
+    assert "elided" not in text
+    assert text.count("+") == 2499
