@@ -195,3 +195,17 @@ def test_full_output_prints_a_huge_expression_unelided() -> None:
         text = safe_print(sp.sstr, big)
     assert "elided" not in text
     assert text.count("+") == 2499
+
+
+def test_validate_quiet_prints_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "losses.py"
+    src.write_text(
+        "import numpy as np\n"
+        "def kl(mu, logvar):\n"
+        "    return 0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar))\n"
+    )
+    run = _cli("validate", f"{src}:kl", "--args", "mu,logvar", "--reduction", "sum", "-q")
+    assert run.returncode == 1
+    [line] = run.stdout.strip().splitlines()
+    assert line.startswith("WRONG: ")
+    assert "sign flip" in line
