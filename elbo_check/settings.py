@@ -9,7 +9,7 @@ The nearest ``pyproject.toml`` from the current directory upward is read::
 
 ``files`` are relative to the ``pyproject.toml`` folder.  Command-line flags
 win over the file.  An unknown key is a one-line usage error with a "did you
-mean".  Reading TOML needs Python 3.11 (``tomllib``) or the ``tomli`` package.
+mean".  TOML is read with ``tomllib`` (Python 3.11+) or ``tomli`` (a dependency on 3.10).
 
 >>> from pathlib import Path
 >>> import tempfile
@@ -75,6 +75,8 @@ def find_pyproject(start: Path | None = None) -> Path | None:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8", errors="replace")
+    if TABLE not in text:  # not ours to read: another tool's file is never parsed here
+        return {}
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
