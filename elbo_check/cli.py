@@ -61,6 +61,8 @@ def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
     import difflib
     import re
 
+    if "maybe you meant" in message:  # argparse's own suggest_on_error (Python 3.14+)
+        return ""
     choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
     if choice:
         word, options = choice.group(1), re.findall(r"[\w-]+", choice.group(2))
