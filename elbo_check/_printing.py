@@ -49,10 +49,16 @@ _FULL: contextvars.ContextVar[bool] = contextvars.ContextVar(
 def full_output() -> Iterator[None]:
     """Print every expression in full inside the block (``prove --full``)."""
     token = _FULL.set(True)
+    digits = getattr(sys, "get_int_max_str_digits", None)
+    old_digits = digits() if digits is not None else None
+    if old_digits is not None:
+        sys.set_int_max_str_digits(0)  # a 5,000-digit integer is printed too
     try:
         yield
     finally:
         _FULL.reset(token)
+        if old_digits is not None:
+            sys.set_int_max_str_digits(old_digits)
 
 
 def is_full() -> bool:
@@ -77,15 +83,38 @@ def bounded(expr: sp.Basic) -> sp.Basic:
     >>> bounded(x + 1) == x + 1
     True
     """
-    if is_full() or not isinstance(expr, sp.Basic) or not _larger_than(expr, NODE_LIMIT):
+    if is_full() or not isinstance(expr, sp.Basic):
         return expr
+    if not _larger_than(expr, NODE_LIMIT):
+        if not any(_too_long(a) for a in expr.atoms(sp.Rational)):
+            return expr
+        return expr.xreplace(
+            {a: _number_marker(a) for a in expr.atoms(sp.Rational) if _too_long(a)}
+        )
     try:
         return _elide_args(expr, depth=0)
     except RecursionError:
         return sp.Symbol("… (expression elided: too deep; --full to show)")
 
 
+#: a number with more bits than this (about 1,000 digits) is printed as its size
+MAX_NUMBER_BITS = 3_300
+
+
+def _too_long(number: sp.Rational) -> bool:
+    return max(abs(int(number.p)).bit_length(), int(number.q).bit_length()) > MAX_NUMBER_BITS
+
+
+def _number_marker(number: sp.Rational) -> sp.Symbol:
+    """``… (a 5,001-digit integer; --full to show)`` (digits estimated from the bit length)."""
+    bits = max(abs(int(number.p)).bit_length(), int(number.q).bit_length())
+    kind = "integer" if number.q == 1 else "fraction"
+    return sp.Symbol(f"… (a {int(bits * 0.30103) + 1:,}-digit {kind}; --full to show)")
+
+
 def _elide_args(expr: sp.Basic, depth: int) -> sp.Basic:
+    if isinstance(expr, sp.Rational) and _too_long(expr):
+        return _number_marker(expr)
     if expr.is_Atom or not expr.args:
         return expr
     if depth > 200:

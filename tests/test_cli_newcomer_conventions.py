@@ -209,3 +209,22 @@ def test_validate_quiet_prints_one_line(tmp_path: Path) -> None:
     [line] = run.stdout.strip().splitlines()
     assert line.startswith("WRONG: ")
     assert "sign flip" in line
+
+
+def test_a_five_thousand_digit_integer_is_reported_by_its_size_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "hugeint.py"
+    src.write_text(
+        "import sympy as sp\n"
+        "from elbo_check import Derivation\n"
+        "x = sp.Symbol('x', real=True)\n"
+        "d = Derivation('huge-int')\n"
+        "d.start(x + sp.Integer(10)**5000).equals(sp.Integer(10)**5000 + x, by='commute')\n"
+    )
+    text = _cli("prove", "--file", str(src))
+    assert text.returncode == 0, text.stderr
+    assert "… (a 5,001-digit integer; --full to show)" in text.stdout
+    full = _cli("prove", "--file", str(src), "--full", "--format", "json")
+    assert full.returncode == 0, full.stderr
+    assert "0" * 5000 in json.loads(full.stdout)["derivations"][0]["steps"][0]["lhs"]
