@@ -264,6 +264,16 @@ def _collect(ns: argparse.Namespace) -> list[Derivation]:
     if ns.file and ns.slugs:
         # SLUG picks derivations from the files first, then from the shipped library
         by_name = {d.name: d for d in loaded}
+        for slug in ns.slugs:
+            if slug not in by_name and slug not in derivations.slugs():
+                import difflib
+
+                known = [*by_name, *derivations.slugs()]
+                close = difflib.get_close_matches(slug, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ElboCheckError(
+                    f"no derivation named {slug!r} in --file or the shipped library{hint}"
+                )
         chosen = [by_name[s] if s in by_name else derivations.get(s) for s in ns.slugs]
     elif ns.file:
         chosen = loaded

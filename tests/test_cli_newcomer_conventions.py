@@ -228,3 +228,15 @@ def test_a_five_thousand_digit_integer_is_reported_by_its_size_not_a_traceback(
     full = _cli("prove", "--file", str(src), "--full", "--format", "json")
     assert full.returncode == 0, full.stderr
     assert "0" * 5000 in json.loads(full.stdout)["derivations"][0]["steps"][0]["lhs"]
+
+
+def test_a_misspelt_slug_of_a_users_file_gets_a_suggestion(tmp_path: Path) -> None:
+    src = tmp_path / "mine.py"
+    src.write_text(
+        "import sympy as sp\n"
+        "from elbo_check import Derivation\n"
+        "d = Derivation('my-first-proof').start(sp.Integer(2)).equals(1 + 1, by='arithmetic')\n"
+    )
+    run = _cli("prove", "my-frist-proof", "--file", str(src))
+    assert run.returncode == 2
+    assert "did you mean 'my-first-proof'?" in run.stderr

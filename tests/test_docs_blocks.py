@@ -6,7 +6,7 @@
 - ```console blocks run each ``$ elbo-check ...`` line as a subprocess in a scratch folder
   holding ``examples/`` (and its files at the top level); the exit code must be 0, or N
   with ```console exit=N``.
-- ```json blocks must parse.
+- ```json and ```toml blocks must parse.
 - Other languages (bash, text, untagged synopses) are skipped, with the reason.
 - A block meant as a fragment is marked ```python no-run (or ```console no-run); those are
   counted, not run.
@@ -102,7 +102,7 @@ def _known_broken(block: Block) -> str | None:
 def test_every_block_is_run_skipped_with_a_reason_or_marked_as_a_fragment() -> None:
     counts = {"run": 0, "no-run": 0, "skipped": 0}
     for block in BLOCKS:
-        if block.language in ("python", "console", "json"):
+        if block.language in ("python", "console", "json", "toml"):
             counts["run" if block.runnable else "no-run"] += 1
         else:
             assert block.language in SKIPPED, f"{block.name}: no rule for ```{block.language}"
@@ -199,11 +199,18 @@ def test_the_commands_of_a_console_block_run_with_the_exit_code_shown(
         )
 
 
-JSON_BLOCKS = [b for b in BLOCKS if b.language == "json" and b.runnable]
+DATA_BLOCKS = [b for b in BLOCKS if b.language in ("json", "toml") and b.runnable]
 
 
-@pytest.mark.parametrize("block", JSON_BLOCKS, ids=lambda b: b.name)
-def test_a_json_block_is_json(block: Block) -> None:
+@pytest.mark.parametrize("block", DATA_BLOCKS, ids=lambda b: b.name)
+def test_a_json_or_toml_block_parses(block: Block) -> None:
     if _known_broken(block):
         pytest.xfail(_known_broken(block) or "")
-    json.loads(block.body)
+    if block.language == "json":
+        json.loads(block.body)
+    else:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - tomli is a dependency on Python 3.10
+            import tomli as tomllib
+        tomllib.loads(block.body)
