@@ -172,7 +172,7 @@ def render_quiet(results: Sequence[DerivationResult], *, strict: bool = False) -
         for r in result.steps:
             if r.verdict.is_proof if strict else r.verdict.passes:
                 continue
-            note = f": {_shorten(r.message, 200)}" if r.message else ""
+            note = f": {_shorten(r.message, 500)}" if r.message else ""
             lines.append(f"{result.name} step {r.step.index}: {r.verdict.value}{note}")
     counts = summary_counts(results)
     lines.append(
