@@ -85,14 +85,12 @@ def bounded(expr: sp.Basic) -> sp.Basic:
     """
     if is_full() or not isinstance(expr, sp.Basic):
         return expr
-    if not _larger_than(expr, NODE_LIMIT):
-        if not any(_too_long(a) for a in expr.atoms(sp.Rational)):
-            return expr
-        return expr.xreplace(
-            {a: _number_marker(a) for a in expr.atoms(sp.Rational) if _too_long(a)}
-        )
     try:
-        return _elide_args(expr, depth=0)
+        with deep_recursion(PRINT_RECURSION_LIMIT):
+            if not _larger_than(expr, NODE_LIMIT):
+                long = {a: _number_marker(a) for a in expr.atoms(sp.Rational) if _too_long(a)}
+                return expr.xreplace(long) if long else expr
+            return _elide_args(expr, depth=0)
     except RecursionError:
         return sp.Symbol("… (expression elided: too deep; --full to show)")
 
