@@ -33,10 +33,48 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with our one-line error format (exit code 2)."""
+    """argparse with our one-line error format (exit code 2) and "did you mean" for typos."""
 
     def error(self, message: str) -> Any:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{_suggestion(self, message)}\n")
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every ``--flag`` of ``parser`` and of its subcommands."""
+    found: list[str] = []
+    for action in parser._actions:
+        found.extend(o for o in action.option_strings if o.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found.extend(_option_strings(sub))
+    return sorted(set(found))
+
+
+def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    """``"; did you mean '--step-timeout'?"`` for a misspelt flag or subcommand, else ``""``.
+
+    >>> _suggestion(build_parser(), "unrecognized arguments: --stepp-timeout 3")
+    "; did you mean '--step-timeout'?"
+    >>> _suggestion(build_parser(), "argument command: invalid choice: 'prov' (choose from 'list', 'prove')")
+    "; did you mean 'prove'?"
+    """
+    import difflib
+    import re
+
+    if "maybe you meant" in message:  # argparse's own suggest_on_error (Python 3.14+)
+        return ""
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        word, options = choice.group(1), re.findall(r"[\w-]+", choice.group(2))
+    elif message.startswith("unrecognized arguments:"):
+        flags = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("--")]
+        if not flags:
+            return ""
+        word, options = flags[0], _option_strings(parser)
+    else:
+        return ""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _positive_float(text: str) -> float:
@@ -78,9 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument(
         "--step-timeout",
         type=_positive_float,
-        default=5.0,
+        default=None,
         metavar="S",
-        help="seconds of symbolic work per step (default 5)",
+        help="seconds of symbolic work per step (default: step-timeout in pyproject.toml's "
+        "[tool.elbo-check], else 5)",
     )
     prove.add_argument(
         "--evidence",
@@ -98,6 +137,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-math",
         action="store_true",
         help="text format: the compact table of justifications instead of the formulas",
+    )
+    prove.add_argument(
+        "--full",
+        action="store_true",
+        help="print huge expressions in full (by default they are elided past 2,000 nodes)",
+    )
+    loudness = prove.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="text format: only the steps that did not pass, and the summary; no progress",
+    )
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="one line per checked step on standard error, also when it is not a terminal",
     )
 
     validate = sub.add_parser("validate", help="check a third-party KL implementation")
@@ -187,7 +244,9 @@ def _mode_for(target: Path) -> int:
 
 
 def _cmd_list(out: TextIO) -> int:
-    import derivations
+    from elbo_check._library import shipped
+
+    derivations = shipped()
 
     for slug in derivations.slugs():
         out.write(f"{slug:<30} {derivations.get(slug).title}\n")
@@ -195,8 +254,10 @@ def _cmd_list(out: TextIO) -> int:
 
 
 def _collect(ns: argparse.Namespace) -> list[Derivation]:
-    import derivations
+    from elbo_check._library import shipped
     from elbo_check.loader import load_derivations
+
+    derivations = shipped()
 
     loaded: list[Derivation] = [d for path in ns.file for d in load_derivations(path)]
     names = [d.name for d in loaded]
@@ -206,6 +267,16 @@ def _collect(ns: argparse.Namespace) -> list[Derivation]:
     if ns.file and ns.slugs:
         # SLUG picks derivations from the files first, then from the shipped library
         by_name = {d.name: d for d in loaded}
+        for slug in ns.slugs:
+            if slug not in by_name and slug not in derivations.slugs():
+                import difflib
+
+                known = [*by_name, *derivations.slugs()]
+                close = difflib.get_close_matches(slug, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ElboCheckError(
+                    f"no derivation named {slug!r} in --file or the shipped library{hint}"
+                )
         chosen = [by_name[s] if s in by_name else derivations.get(s) for s in ns.slugs]
     elif ns.file:
         chosen = loaded
@@ -218,7 +289,17 @@ def _collect(ns: argparse.Namespace) -> list[Derivation]:
     return chosen
 
 
-def _progress(enabled: bool, err: TextIO) -> Any:
+def _progress(enabled: bool, err: TextIO, name: str = "", verbose: bool = False) -> Any:
+    if verbose:
+
+        def log(result: StepResult) -> None:
+            err.write(
+                f"elbo-check: {name} step {result.step.index}: {result.verdict.value} "
+                f"({result.seconds:.3f}s)\n"
+            )
+            err.flush()
+
+        return log
     if not enabled:
         return None
 
@@ -229,18 +310,39 @@ def _progress(enabled: bool, err: TextIO) -> Any:
     return show
 
 
+def _apply_settings(ns: argparse.Namespace) -> None:
+    """Fill what the command line leaves open from ``[tool.elbo-check]`` in pyproject.toml."""
+    from elbo_check.settings import load_settings
+
+    settings = load_settings()
+    if ns.step_timeout is None:
+        ns.step_timeout = settings.step_timeout
+    ns.strict = ns.strict or settings.strict
+    if not ns.file and not ns.slugs and settings.files:
+        ns.file = [str(path) for path in settings.files]
+
+
 def _cmd_prove(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from elbo_check._printing import full_output
+
+    _apply_settings(ns)
+
+    with full_output() if ns.full else contextlib.nullcontext():
+        return _prove(ns, out, err)
+
+
+def _prove(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from elbo_check.checker import CheckConfig, Checker
-    from elbo_check.render import render_json, render_text
+    from elbo_check.render import colourize, render_json, render_quiet, render_text, use_colour
 
     chosen = _collect(ns)
     checker = Checker(CheckConfig(step_timeout=ns.step_timeout, seed=ns.seed))
-    interactive = err.isatty()
+    interactive = err.isatty() and not ns.quiet and not ns.verbose
     results = []
     for d in chosen:
         if interactive:
             err.write(f"\rproving {d.name} ...{' ' * 30}\n")
-        results.append(checker.check(d, on_step=_progress(interactive, err)))
+        results.append(checker.check(d, on_step=_progress(interactive, err, d.name, ns.verbose)))
     if interactive:
         err.write("\r" + " " * 60 + "\r")
     evidence = None
@@ -250,12 +352,14 @@ def _cmd_prove(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         evidence = {d.name: collect_evidence(d.name, seed=ns.seed) for d in chosen}
     if ns.format == "json":
         text = render_json(results, evidence)
+    elif ns.quiet:
+        text = render_quiet(results, strict=ns.strict)
     else:
         text = render_text(results, evidence, math=not ns.no_math)
     if ns.output:
         write_atomically(ns.output, text)
     else:
-        out.write(text)
+        out.write(colourize(text) if ns.format == "text" and use_colour(out) else text)
     failed_evidence = [
         (name, line) for name, lines in (evidence or {}).items() for line in lines if line.failed
     ]

@@ -24,7 +24,7 @@ from pathlib import Path
 from elbo_check.derivation import Derivation
 from elbo_check.errors import DerivationError, UsageError
 
-__all__ = ["load_derivations"]
+__all__ = ["load_derivations", "load_file"]
 
 
 @contextlib.contextmanager
@@ -72,6 +72,17 @@ def load_derivations(path: str | Path) -> list[Derivation]:
     if not found:
         raise UsageError(f"{path} defines no Derivation at its top level")
     return found
+
+
+def load_file(path: str | Path) -> list[Derivation]:
+    """The Derivations defined at the top level of one ``.py`` file (possibly none).
+
+    >>> load_file("no/such/file.py")
+    Traceback (most recent call last):
+    ...
+    elbo_check.errors.UsageError: derivation file not found: 'no/such/file.py'
+    """
+    return _load_file(Path(path))
 
 
 def _load_file(path: Path) -> list[Derivation]:

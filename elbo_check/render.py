@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +20,16 @@ from elbo_check._printing import safe_print
 from elbo_check.results import JSON_SCHEMA, DerivationResult, StepResult
 from elbo_check.verdict import Verdict
 
-__all__ = ["format_seconds", "render_json", "render_text", "summary_counts", "to_json_dict"]
+__all__ = [
+    "colourize",
+    "format_seconds",
+    "render_json",
+    "render_quiet",
+    "render_text",
+    "summary_counts",
+    "to_json_dict",
+    "use_colour",
+]
 
 
 def format_seconds(seconds: float) -> str:
@@ -98,7 +109,9 @@ def to_json_dict(
     derivations = []
     for result in results:
         item = result.to_dict()
-        item["steps"] = [_with_latex(d, r) for d, r in zip(item["steps"], result.steps, strict=True)]
+        item["steps"] = [
+            _with_latex(d, r) for d, r in zip(item["steps"], result.steps, strict=True)
+        ]
         if evidence is not None:
             item["evidence"] = [line.to_dict() for line in evidence.get(result.name, [])]
         derivations.append(item)
@@ -144,3 +157,69 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
+
+
+def render_quiet(results: Sequence[DerivationResult], *, strict: bool = False) -> str:
+    """``prove -q``: one line per step that did not pass (with its note), then the summary.
+
+    With ``strict``, a step passes only when it is proved.
+
+    >>> render_quiet([])
+    '0 derivation(s), 0 step(s): 0 proved, 0 corroborated, 0 undecided, 0 refuted\\n'
+    """
+    lines = []
+    for result in results:
+        for r in result.steps:
+            if r.verdict.is_proof if strict else r.verdict.passes:
+                continue
+            note = f": {_shorten(r.message, 500)}" if r.message else ""
+            lines.append(f"{result.name} step {r.step.index}: {r.verdict.value}{note}")
+    counts = summary_counts(results)
+    lines.append(
+        f"{len(results)} derivation(s), {sum(counts.values())} step(s): "
+        + ", ".join(f"{n} {v}" for v, n in counts.items())
+    )
+    return "\n".join(lines) + "\n"
+
+
+#: ANSI colours of the verdicts on a terminal
+_COLOURS = {"proved": "32", "corroborated": "33", "undecided": "35", "refuted": "31"}
+_VERDICT = "(proved|corroborated|undecided|refuted)"
+#: where a verdict word is a verdict: a step line, a derivation header, the summary line
+_VERDICT_SPOTS = re.compile(
+    rf"(?m)(^\s+\(\d+\) \S )({_VERDICT}\b)"  # math text:  (1) ✔ proved
+    rf"|(^\s+\d+\s+\S+\s+)({_VERDICT}\b)"  # --no-math table:  1  =  proved
+    rf"|(\[)({_VERDICT})(?=, )"  # header: [proved, 0.1s]
+    rf"|(\d+ )({_VERDICT})(?=,|$)"  # summary: 3 proved, 0 refuted
+)
+
+
+def use_colour(stream: object) -> bool:
+    """Colour when ``stream`` is a terminal, unless ``NO_COLOR`` is set or ``TERM=dumb``.
+
+    >>> import io
+    >>> use_colour(io.StringIO())
+    False
+    """
+    isatty = getattr(stream, "isatty", None)
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(isatty is not None and isatty())
+
+
+def colourize(text: str) -> str:
+    """The verdicts in a text report, in ANSI colour.
+
+    >>> colourize("  (1) ✔ proved  0.1s  by")
+    '  (1) ✔ \\x1b[32mproved\\x1b[0m  0.1s  by'
+    """
+
+    def paint(match: re.Match[str]) -> str:
+        groups = match.groups()
+        for i in range(0, len(groups), 3):
+            if groups[i + 1] is not None:
+                word = groups[i + 1]
+                return f"{groups[i]}\x1b[{_COLOURS[word]}m{word}\x1b[0m"
+        return match.group(0)  # pragma: no cover - every alternative has its groups
+
+    return _VERDICT_SPOTS.sub(paint, text)

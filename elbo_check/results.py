@@ -39,7 +39,12 @@ class Counterexample:
         return {"point": dict(self.point), "lhs": self.lhs_value, "rhs": self.rhs_value}
 
     def __str__(self) -> str:
-        where = ", ".join(f"{k}={v}" for k, v in self.point.items()) or "(no free symbols)"
+        from elbo_check._printing import is_full
+
+        items = [f"{k}={v}" for k, v in self.point.items()]
+        if len(items) > 12 and not is_full():
+            items = [*items[:12], f"… ({len(items) - 12:,} more; --full to show)"]
+        where = ", ".join(items) or "(no free symbols)"
         return f"at {where}: lhs = {self.lhs_value}, rhs = {self.rhs_value}"
 
 

@@ -246,10 +246,10 @@ _LEMMAS = {
 def __getattr__(name: str) -> object:
     if name not in _LEMMAS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+    from elbo_check._library import submodule
 
     module_name, attr = _LEMMAS[name]
-    module = importlib.import_module(module_name)
+    module = submodule(module_name)
     if attr is not None:
         return getattr(module, attr)
     return module.DERIVATION.as_lemma()

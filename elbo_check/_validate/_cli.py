@@ -92,6 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds one call may take (default 10)",
     )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="text format: one line, the verdict and the diagnosis",
+    )
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -126,6 +132,11 @@ def run(ns: argparse.Namespace) -> int:
             write_report_from_cli(result, fn, ns.report)
     if ns.format == "json":
         print(result.to_json())
+    elif getattr(ns, "quiet", False):
+        print(
+            f"{'OK' if result.ok else 'WRONG'}: {ns.target}"
+            + (f": {result.diagnosis}" if result.diagnosis else "")
+        )
     else:
         print(f"elbo-check validate {ns.target}")
         print(result.report())

@@ -110,7 +110,7 @@ def parse_roles(roles: str | Sequence[str]) -> tuple[tuple[str, ...], tuple[Slot
     >>> parse_roles("mu,sigma")
     Traceback (most recent call last):
     ...
-    elbo_check.errors.ValidationError: unknown role 'sigma' in --args; expected one of ...
+    elbo_check.errors.ValidationError: unknown role 'sigma' in --args; did you mean 'std'? expected one of ...
     """
     if isinstance(roles, str):
         names = tuple(r.strip() for r in roles.split(","))
@@ -122,7 +122,8 @@ def parse_roles(roles: str | Sequence[str]) -> tuple[tuple[str, ...], tuple[Slot
     for name in names:
         if name not in KNOWN_ROLES:
             raise ValidationError(
-                f"unknown role {name!r} in --args; expected one of {', '.join(KNOWN_ROLES)}"
+                f"unknown role {name!r} in --args;{_suggest_role(name)} "
+                f"expected one of {', '.join(KNOWN_ROLES)}"
             )
         if name in _BARE:
             slots.append(("q", name))
@@ -147,6 +148,48 @@ def parse_roles(roles: str | Sequence[str]) -> tuple[tuple[str, ...], tuple[Slot
             f"--args must give the mean and one scale of q (e.g. 'mu,logvar'), got {','.join(names)!r}"
         )
     return names, tuple(slots), family
+
+
+#: what users call a role, by the role's name here
+_SYNONYMS = {
+    "sigma": "std",
+    "sd": "std",
+    "stddev": "std",
+    "scale": "std",
+    "sigma2": "var",
+    "variance": "var",
+    "log_sigma": "logstd",
+    "logsigma": "logstd",
+    "log_sigma2": "logvar",
+    "mean": "mu",
+    "loc": "mu",
+    "m": "mu",
+    "cov": "cov_q",
+    "covariance": "cov_q",
+    "cholesky": "scale_tril_q",
+    "scale_tril": "scale_tril_q",
+}
+
+
+def _suggest_role(name: str) -> str:
+    """`` did you mean 'logvar'?`` for a near miss or a common synonym, else ``""``.
+
+    >>> _suggest_role("log_var"), _suggest_role("sigma_p"), _suggest_role("xyz")
+    (" did you mean 'logvar'?", " did you mean 'std_p'?", '')
+    """
+    import difflib
+
+    base, side = name.lower(), ""
+    if base[-2:] in ("_q", "_p") and base[:-2] not in KNOWN_ROLES:
+        base, side = base[:-2], base[-2:]
+    guess = _SYNONYMS.get(base, base)
+    candidate = guess + side if guess + side in KNOWN_ROLES else guess
+    if candidate not in KNOWN_ROLES:
+        close = difflib.get_close_matches(name, KNOWN_ROLES, n=1, cutoff=0.7)
+        if not close:
+            return ""
+        candidate = close[0]
+    return f" did you mean {candidate!r}?"
 
 
 def parse_convention(

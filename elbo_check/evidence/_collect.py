@@ -7,9 +7,9 @@ registry names for a slug.  It knows no slug and no symbol itself.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from elbo_check._library import shipped, submodule
 from elbo_check.errors import EvidenceError
 from elbo_check.evidence._records import EvidenceLine, NumericCheck
 from elbo_check.evidence._run import run_checks
@@ -27,12 +27,10 @@ def registered_checks(slug: str) -> tuple[NumericCheck[Any], ...]:
     >>> registered_checks("no-such-derivation")
     ()
     """
-    import derivations
-
-    module_name = derivations.REGISTRY.get(slug)
+    module_name = shipped().REGISTRY.get(slug)
     if module_name is None:
         return ()
-    declared = getattr(importlib.import_module(module_name), "EVIDENCE", ())
+    declared = getattr(submodule(module_name), "EVIDENCE", ())
     checks = tuple(declared)
     for check in checks:
         if not isinstance(check, NumericCheck):
@@ -42,9 +40,7 @@ def registered_checks(slug: str) -> tuple[NumericCheck[Any], ...]:
 
 def evidence_slugs() -> list[str]:
     """The registered slugs whose module declares evidence, in reading order."""
-    import derivations
-
-    return [slug for slug in derivations.slugs() if registered_checks(slug)]
+    return [slug for slug in shipped().slugs() if registered_checks(slug)]
 
 
 def collect_evidence(slug: str, *, seed: int = 0) -> list[EvidenceLine]:

@@ -216,6 +216,9 @@ def display(expr: sp.Basic) -> sp.Basic:
     """
     if not isinstance(expr, sp.Basic) or expr.is_Atom:
         return expr
+    from elbo_check._printing import bounded
+
+    expr = bounded(expr)  # a huge expression is shown elided (prove --full shows it all)
     try:
         prefer = _bound_symbols(expr)
         out = expr.replace(lambda e: isinstance(e, sp.Mul), lambda e: _gaussian(e, prefer) or e)
