@@ -42,13 +42,7 @@ SKIPPED = {
     "": "an untagged block is a synopsis or output, shown for reading",
 }
 #: blocks known broken in pages other sessions own, not run: (page, a phrase of the block) -> the fix
-KNOWN_BROKEN: dict[tuple[str, str], str] = {
-    (
-        "docs/evidence.md",
-        "est = kl_mc(q, p, 10**8",
-    ): "q and p are undefined: define them or mark no-run",
-    ("docs/evidence.md", 'Client("tcp://scheduler-host'): "needs a dask cluster: mark no-run",
-}
+KNOWN_BROKEN: dict[tuple[str, str], str] = {}
 
 
 @dataclasses.dataclass(frozen=True)
