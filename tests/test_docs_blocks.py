@@ -138,7 +138,8 @@ def _missing_library(block: Block) -> bool:
     for library in ("torch", "jax", "dask.distributed"):
         if re.search(rf"^(import|from) {re.escape(library)}\b", block.body, re.M):
             try:
-                if importlib.util.find_spec(library) is None:
+                # dask ships a dask/distributed.py shim that only raises: look for the real package
+                if importlib.util.find_spec(library.replace("dask.", "")) is None:
                     return True
             except ImportError:
                 return True
