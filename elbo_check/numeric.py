@@ -211,11 +211,15 @@ def compare(
         a = _evaluate(lhs, point, DPS)
         b = _evaluate(rhs, point, DPS)
         if a is None or b is None:
-            if agreed == 0 and (
-                lhs.atoms(sp.core.function.AppliedUndef) or rhs.atoms(sp.core.function.AppliedUndef)
-            ):
+            abstract = lhs.atoms(sp.core.function.AppliedUndef) | rhs.atoms(
+                sp.core.function.AppliedUndef
+            )
+            if agreed == 0 and abstract:
+                names = ", ".join(sorted({str(f.func) for f in abstract}))
                 return NumericOutcome(
-                    "unevaluable", reason="abstract functions cannot be evaluated"
+                    "unevaluable",
+                    reason=f"abstract functions cannot be evaluated ({names}): to close the step, "
+                    "cite an axiom or a definition that says what they are",
                 )
             inconclusive += 1
             continue
