@@ -8,10 +8,19 @@ are imported on first use, so listing slugs costs nothing.
 ['bayes', 'kl-nonnegative', 'elbo-decomposition']
 >>> derivations.get("bayes").name
 'bayes'
+
+The closed forms of ``elbo-check kl-formula`` are derivations too, under
+``kl-<q>-<p>`` slugs (:func:`kl_pair_slugs`).  They are not part of the
+library's default run (``prove`` with no slug), but ``prove SLUG`` and
+``report SLUG`` show their steps:
+
+>>> derivations.get("kl-exponential-exponential").title
+'KL(Exponential(r1) || Exponential(r2))'
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import TYPE_CHECKING
 
@@ -20,7 +29,7 @@ from elbo_check.errors import UsageError
 if TYPE_CHECKING:
     from elbo_check.derivation import Derivation
 
-__all__ = ["REGISTRY", "all_derivations", "get", "slugs"]
+__all__ = ["REGISTRY", "all_derivations", "get", "kl_pair_slugs", "slugs"]
 
 #: slug -> module, in reading order (lemmas before the results that cite them)
 REGISTRY: dict[str, str] = {
@@ -48,15 +57,39 @@ def slugs() -> list[str]:
     return list(REGISTRY)
 
 
+def kl_pair_slugs() -> dict[str, tuple[str, str]]:
+    """``kl-<q>-<p>`` slug -> (q family, p family) for every pair ``kl-formula`` derives.
+
+    >>> kl_pair_slugs()["kl-gamma-gamma"]
+    ('Gamma', 'Gamma')
+    """
+    from elbo_check.klformula.derive import PAIRS
+
+    return {f"kl-{q.lower()}-{p.lower()}": (q, p) for q, p in PAIRS}
+
+
+@functools.cache
+def _pair(slug: str) -> Derivation:
+    from elbo_check.klformula.derive import pair_derivation
+
+    return pair_derivation(*kl_pair_slugs()[slug])
+
+
 def get(slug: str) -> Derivation:
-    """The derivation registered as ``slug``."""
+    """The derivation registered as ``slug`` (a library slug or a ``kl-<q>-<p>`` pair)."""
     module = REGISTRY.get(slug)
     if module is None:
+        pairs = kl_pair_slugs()
+        if slug in pairs:
+            return _pair(slug)
         import difflib
 
-        close = difflib.get_close_matches(str(slug), list(REGISTRY), n=1)
+        close = difflib.get_close_matches(str(slug), [*REGISTRY, *pairs], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise UsageError(f"unknown derivation {slug!r}{hint} known: {', '.join(REGISTRY)}")
+        raise UsageError(
+            f"unknown derivation {slug!r}{hint} known: {', '.join(REGISTRY)}, and the KL pairs "
+            "of `elbo-check list`"
+        )
     derivation: Derivation = importlib.import_module(module).DERIVATION
     return derivation
 
