@@ -42,6 +42,7 @@ REGISTRY: dict[str, str] = {
     "gaussian-kl-standard-prior": "derivations.gaussian_kl_standard_prior",
     "gaussian-kl-diagonal": "derivations.gaussian_kl_diagonal",
     "gaussian-kl-full-covariance": "derivations.gaussian_kl_full_covariance",
+    "gaussian-kl-full-covariance-general": "derivations.gaussian_kl_full_covariance_general",
     "gaussian-kl-unit-variance": "derivations.gaussian_kl_unit_variance",
     "gaussian-kl-gradient": "derivations.gaussian_kl_gradient",
     "gaussian-kl-zero-iff": "derivations.gaussian_kl_zero_iff",
