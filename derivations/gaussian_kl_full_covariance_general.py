@@ -127,7 +127,7 @@ TRACE_OF_IDENTITY = axiom(
     "tr(S⁻¹S) = tr(I_k) = k",
     Tr(_S, _S),
     k,
-    "tr(S⁻¹ S) = tr(I_k) = k, " + _FOR_ALL.format(v="(none)", M="S"),
+    "tr(S⁻¹ S) = tr(I_k) = k, for every symmetric positive-definite k×k matrix S",
 )
 ZERO_QUADRATIC_FORM = axiom(
     "a zero vector's quadratic form is 0",
@@ -145,8 +145,9 @@ AXIOMS = (
 )
 SPD = side_condition(
     "Σ0, Σ1 symmetric positive definite",
-    "k ≥ 1; μ0, μ1 are k-vectors; Σ0, Σ1 are symmetric positive-definite k×k matrices; "
-    "matrix and vector names occur only as arguments of the opaque atoms",
+    "k ≥ 1 is an integer; μ0, μ1 are k-vectors and Σ0, Σ1 symmetric positive-definite "
+    "k×k matrices, each named by a real code (fixed bijections of R with the k-vectors and "
+    "with those matrices); the names occur only as arguments of the opaque atoms",
 )
 
 

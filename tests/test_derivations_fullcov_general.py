@@ -195,6 +195,16 @@ def test_matrix_and_vector_names_occur_only_as_atom_arguments_in_every_step() ->
     assert [slot_violations(e) for e in exprs] == [[]] * len(exprs)
 
 
+def test_each_pattern_variable_fills_slots_of_one_kind_only() -> None:
+    seen: dict[sp.Basic, set[str]] = {}
+    for rule in gen.AXIOMS:
+        for atom in (a for side in rule.patterns for e in side for a in atoms_of(e)):
+            for arg, kind in zip(atom.args, gen.ATOMS[atom.func], strict=True):
+                seen.setdefault(arg, set()).add(kind)
+    assert all(isinstance(w, sp.Wild) for w in seen)
+    assert {w: len(kinds) for w, kinds in seen.items()} == dict.fromkeys(seen, 1)
+
+
 def test_the_invariant_check_catches_a_matrix_name_in_scalar_algebra() -> None:
     assert slot_violations(2 * Sigma0 + LogDet(Sigma0)) == ["Sigma0 in slot None"]
     assert slot_violations(Tr(Sigma1, mu0)) == ["mu0 in slot 'M'"]
