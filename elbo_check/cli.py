@@ -249,10 +249,10 @@ def _cmd_list(out: TextIO) -> int:
     derivations = shipped()
 
     for slug in derivations.slugs():
-        out.write(f"{slug:<30} {derivations.get(slug).title}\n")
+        out.write(f"{slug:<36} {derivations.get(slug).title}\n")
     out.write("\nKL closed forms of `elbo-check kl-formula` (not in the default run; prove or report by slug):\n")
     for slug, (q, p) in derivations.kl_pair_slugs().items():
-        out.write(f"{slug:<30} KL({q} || {p})\n")
+        out.write(f"{slug:<36} KL({q} || {p})\n")
     return EXIT_OK
 
 
