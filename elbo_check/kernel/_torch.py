@@ -30,7 +30,7 @@ import torch
 
 from elbo_check import _xp
 from elbo_check.kernel import _tiles
-from elbo_check.kernel._numerics import kl_pieces, slopes
+from elbo_check.kernel._numerics import kl_pieces, kl_pieces_inplace_torch, slopes
 
 __all__ = [
     "TILES_MIN_SIZE",
@@ -104,7 +104,10 @@ def _forward(
         return torch.as_tensor(np.asarray(value)), None, None
     # eager: first without the overflow guard; a non-finite result (an overflow, an
     # inf or nan input, or a true inf) sends it through the guarded evaluation
-    kl, h, mw, _ = kl_pieces(torch, mu, lv, mu_p, lv_p, eager=eager, guard=not eager)
+    if eager:
+        kl, h, mw, _ = kl_pieces_inplace_torch(mu, lv, mu_p, lv_p)
+    else:
+        kl, h, mw, _ = kl_pieces(torch, mu, lv, mu_p, lv_p, eager=False, guard=True)
     value = _reduce(kl, reduction)
     if eager and not math.isfinite(float(value.sum() if value.ndim else value)):
         kl, h, mw, _ = kl_pieces(torch, mu, lv, mu_p, lv_p, eager=True, guard=True)
