@@ -119,14 +119,10 @@ def _kl_numpy(arrays: tuple[Any, ...], reduction: str) -> Any:
     if lv.size >= _tiles.FAST_MIN_SIZE:
         with np.errstate(all="ignore"):
             return _tiles.kl_tiled(list(arrays), lv.shape, reduction)
-    if _EAGER_NUMPY:
-        # no overflow guard, and numpy's error state tells if one was needed: an
-        # overflow, or inf − inf from an infinite input, sends it to the guarded pass
-        try:
-            with np.errstate(over="raise", invalid="raise", divide="ignore", under="ignore"):
-                return _reduce(np, kl_pieces(np, *arrays, guard=False)[0], reduction)
-        except FloatingPointError:
-            pass
+    if _EAGER_NUMPY and lv.size:
+        # the tiles' in-place kernel as one tile: no overflow guard, the rows that
+        # are not finite are redone by the guarded kl_pieces
+        return _tiles.kl_single(list(arrays), reduction)
     with np.errstate(all="ignore"):
         return _reduce(np, kl_pieces(np, *arrays, eager=_EAGER_NUMPY)[0], reduction)
 

@@ -104,8 +104,20 @@ def params_for(dtype: Any) -> Params:
     >>> params_for(np.dtype("float64")).threshold, params_for(np.float32).threshold
     (0.4, 0.1)
     """
+    try:
+        return _PARAMS_BY_DTYPE[dtype]
+    except (KeyError, TypeError):  # a first sight, or an unhashable dtype
+        pass
     name = getattr(dtype, "__name__", None) or str(dtype)
-    return PARAMS64 if name.endswith("float64") else PARAMS32
+    p = PARAMS64 if name.endswith("float64") else PARAMS32
+    try:
+        _PARAMS_BY_DTYPE[dtype] = p
+    except TypeError:
+        pass
+    return p
+
+
+_PARAMS_BY_DTYPE: dict[Any, Params] = {}  # str(numpy dtype) alone costs a few µs
 
 
 def horner(c: Any, coeffs: tuple[float, ...]) -> Any:
@@ -123,8 +135,12 @@ def horner(c: Any, coeffs: tuple[float, ...]) -> Any:
 _TORCH_COEFFS: dict[tuple[int, Any, Any], tuple[Any, ...]] = {}
 
 
-def _horner_torch(c: Any, coeffs: tuple[float, ...]) -> Any:
-    """Horner with ``addcmul(k, acc, c) = k + acc·c`` on cached 0-d coefficient tensors."""
+def _horner_torch(c: Any, coeffs: tuple[float, ...], inplace: bool = False) -> Any:
+    """Horner with ``addcmul(k, acc, c) = k + acc·c`` on cached 0-d coefficient tensors.
+
+    ``inplace=True`` writes every step after the first into the same tensor
+    (eager only: autograd cannot differentiate through ``out=``).
+    """
     import torch
 
     key = (id(coeffs), c.dtype, c.device)  # Params' tuples live as long as the module
@@ -135,7 +151,7 @@ def _horner_torch(c: Any, coeffs: tuple[float, ...]) -> Any:
         _TORCH_COEFFS[key] = ks
     acc = torch.addcmul(ks[-2], c, ks[-1])
     for k in ks[-3::-1]:
-        acc = torch.addcmul(k, acc, c)
+        acc = torch.addcmul(k, acc, c, out=acc) if inplace else torch.addcmul(k, acc, c)
     return acc
 
 
@@ -271,11 +287,7 @@ def kl_pieces_inplace_torch(
     h = torch.expm1(d).mul_(0.5)  # ½expm1(d), kept for the backward
     c = d.clamp(-p.threshold, p.threshold)
     small_w = torch.eq(c, d, out=torch.empty_like(d))  # 1.0 where |d| <= threshold
-    ks = p.half_coeffs
-    acc = (c * ks[-1]).add_(ks[-2])  # Horner: ½G(c)
-    for k in ks[-3::-1]:
-        acc.mul_(c).add_(k)
-    acc.mul_(c).mul_(c)  # ½f(c) = c²·½G(c)
+    acc = _horner_torch(c, p.half_coeffs, inplace=True).mul_(c).mul_(c)  # ½f(c) = c²·½G(c)
     half_f = torch.sub(h, d, alpha=0.5, out=c).lerp_(acc, small_w)  # ½expm1(d) − ½d elsewhere
     if d_lo is not None:  # f(d + d_lo) ≈ f(d) + expm1(d)·d_lo; inf·0 must not give nan
         capped = h.clamp(max=p.huge)
