@@ -105,19 +105,18 @@ def params_for(dtype: Any) -> Params:
     (0.4, 0.1)
     """
     try:
-        return _PARAMS_BY_DTYPE[dtype]
+        wide = _IS_FLOAT64[dtype]
     except (KeyError, TypeError):  # a first sight, or an unhashable dtype
-        pass
-    name = getattr(dtype, "__name__", None) or str(dtype)
-    p = PARAMS64 if name.endswith("float64") else PARAMS32
-    try:
-        _PARAMS_BY_DTYPE[dtype] = p
-    except TypeError:
-        pass
-    return p
+        name = getattr(dtype, "__name__", None) or str(dtype)
+        wide = name.endswith("float64")
+        try:
+            _IS_FLOAT64[dtype] = wide
+        except TypeError:
+            pass
+    return PARAMS64 if wide else PARAMS32
 
 
-_PARAMS_BY_DTYPE: dict[Any, Params] = {}  # str(numpy dtype) alone costs a few µs
+_IS_FLOAT64: dict[Any, bool] = {}  # str(numpy dtype) alone costs a few µs
 
 
 def horner(c: Any, coeffs: tuple[float, ...]) -> Any:
