@@ -104,19 +104,20 @@ def params_for(dtype: Any) -> Params:
     >>> params_for(np.dtype("float64")).threshold, params_for(np.float32).threshold
     (0.4, 0.1)
     """
+    key = (type(dtype), dtype)  # the type first: no cross-library dtype comparison
     try:
-        wide = _IS_FLOAT64[dtype]
+        wide = _IS_FLOAT64[key]
     except (KeyError, TypeError):  # a first sight, or an unhashable dtype
         name = getattr(dtype, "__name__", None) or str(dtype)
         wide = name.endswith("float64")
         try:
-            _IS_FLOAT64[dtype] = wide
+            _IS_FLOAT64[key] = wide
         except TypeError:
             pass
     return PARAMS64 if wide else PARAMS32
 
 
-_IS_FLOAT64: dict[Any, bool] = {}  # str(numpy dtype) alone costs a few µs
+_IS_FLOAT64: dict[tuple[type, Any], bool] = {}  # str(numpy dtype) alone costs a few µs
 
 
 def horner(c: Any, coeffs: tuple[float, ...]) -> Any:
