@@ -161,17 +161,26 @@ def half_f_small(c: Any, p: Params) -> Any:
     return acc * (c * c)
 
 
-def half_expm1(xp: Any, d: Any, p: Params, guard: bool = True) -> Any:
+def half_expm1(
+    xp: Any, d: Any, p: Params, guard: bool = True, from_exp: bool = False
+) -> Any:
     """½·expm1(d) without spurious overflow where the value fits the dtype.
 
     ``guard=False`` skips the overflow guard; callers pass it only after
-    checking that no ``d`` exceeds ``p.split``.
+    checking that no ``d`` exceeds ``p.split``.  ``from_exp=True`` forms it as
+    ``½exp(d) − ½``: accurate only for ``|d|`` beyond the threshold (see
+    :func:`kl_pieces`).
     """
     if not guard:
+        if from_exp:
+            return xp.exp(d) * 0.5 - 0.5
         return xp.expm1(d) * 0.5  # not in place: the double backward differentiates it
     # one transcendental: e = expm1(d − split) above the split (d − split is exact
     # there, by Sterbenz), else expm1(d); then ½expm1(d) = (e + 1)·½e^split − ½ above it
     over = d > p.split
+    if from_exp:
+        e = xp.exp(xp.where(over, d - p.split, d))
+        return xp.where(over, e * p.half_exp_split, e * 0.5) - 0.5
     e = xp.expm1(xp.where(over, d - p.split, d))
     return xp.where(over, (e + 1.0) * p.half_exp_split - 0.5, e * 0.5)
 
@@ -227,6 +236,7 @@ def kl_pieces(
     *,
     eager: bool = True,
     guard: bool | None = None,
+    fused: bool = False,
 ) -> tuple[Any, Any, Any, Any]:
     """``(kl, h, mw, w)``: the elementwise KL and the :func:`slopes` at the same point.
 
@@ -243,6 +253,14 @@ def kl_pieces(
     large numpy arrays, which the tiles handle.  ``guard`` forces the overflow
     guard on or off (a caller that detects overflow itself, as numpy's error
     state does, retries with it).
+
+    ``fused=True`` (JAX, whose compiler fuses the whole evaluation into one
+    loop, so that both branches cost per element) spends one transcendental
+    where ``Params.use_expm1`` is false (float64): the large branch takes
+    ``exp(d) − 1``, as the numpy tiles do (exact by Sterbenz for
+    ``|d| < ln 2``, at most 3 ulp from ``expm1`` beyond ``threshold``), and the
+    slope on small ``|d|`` is ``½d + ½f(d)`` from the polynomial.  XLA's
+    float64 ``expm1`` costs about two ``exp``.
     """
     p = params_for(lv.dtype)
     if lv_p is None:
@@ -252,20 +270,24 @@ def kl_pieces(
     if guard is None:
         guard = not eager or bool(xp.any(d > p.split))
     u = xp.clip(d, None, p.upper) if guard else d  # d = +inf gives +inf
-    h = half_expm1(xp, u, p, guard)
+    from_exp = fused and not p.use_expm1
+    h = half_expm1(xp, u, p, guard, from_exp)
     half_f = _minus_half(xp, h, u)
     c = xp.clip(u, -p.threshold, p.threshold)
-    half_f = _select_small(xp, c, u, half_f_small(c, p), half_f, guard)
+    small = half_f_small(c, p)
+    half_f = _select_small(xp, c, u, small, half_f, guard)
+    if from_exp:  # ½expm1(d) = ½d + ½f(d) where |d| <= threshold
+        h = xp.where(c == u, 0.5 * c + small, h)
     if d_lo is not None:  # f(d + d_lo) ≈ f(d) + expm1(d)·d_lo; inf·0 must not give nan
         capped = xp.clip(h, None, p.huge)
         half_f = half_f + capped * d_lo
         h = h + (capped + 0.5) * d_lo
     m = mu if mu_p is None else mu - mu_p
     if lv_p is None:
-        return _plus_half_square(xp, half_f, m, eager), h, m, None
+        return _plus_half_square(xp, half_f, m, eager, fused), h, m, None
     w = xp.exp(-0.5 * lv_p)
     mw = m * w
-    return _plus_half_square(xp, half_f, mw, eager), h, mw, w
+    return _plus_half_square(xp, half_f, mw, eager, fused), h, mw, w
 
 
 def kl_pieces_inplace_torch(
@@ -335,8 +357,15 @@ def _minus_half(xp: Any, h: Any, u: Any) -> Any:
     return h - 0.5 * u
 
 
-def _plus_half_square(xp: Any, acc: Any, m: Any, eager: bool) -> Any:
-    """acc + m·(½m), overflow-free where ½m² fits (eager torch: one fused call, in place)."""
+def _plus_half_square(xp: Any, acc: Any, m: Any, eager: bool, fused: bool = False) -> Any:
+    """acc + m·(½m), overflow-free where ½m² fits (eager torch: one fused call, in place).
+
+    ``fused=True`` ends on an identity ``where(m == m, ·, m)`` (nan in, nan
+    out either way): XLA's CPU reduction fusion then takes the elementwise KL
+    from one loop, instead of materialising the constant ½ as a full array.
+    """
     if eager and xp.__name__ == "torch" and acc.shape == m.shape:
         return acc.addcmul_(m, m, value=0.5)
+    if fused:
+        return xp.where(m == m, acc + m * (0.5 * m), m)
     return acc + m * (0.5 * m)
