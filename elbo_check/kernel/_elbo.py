@@ -137,6 +137,23 @@ def _recon_elementwise(xp: Any, prep: _ELBOPrepared, likelihood: str) -> Any:
     return 0.5 * (_LOG_2PI + obs) + r * (0.5 * r)
 
 
+def _recon_torch_eager(native: Any, prep: _ELBOPrepared) -> Any:
+    """Per-sample Bernoulli NLL of eager CPU torch tensors without ``where``; else ``None``.
+
+    ``None`` also where the result is not finite (an infinite logit, a nan):
+    the portable form, which masks ``0·inf``, then decides.
+    """
+    if getattr(native, "__name__", "") != "torch":
+        return None
+    from elbo_check.kernel import _torch
+
+    elementwise = _torch.bernoulli_nll_eager(prep.x, prep.out)
+    if elementwise is None:
+        return None
+    recon = _per_sample(native, elementwise, prep.data_shape, prep.event_axes)
+    return recon if math.isfinite(float(recon.detach().sum())) else None
+
+
 def _per_sample(xp: Any, elementwise: Any, shape: tuple[Any, ...], axes: tuple[int, ...]) -> Any:
     if tuple(elementwise.shape) != tuple(shape):
         elementwise = xp.broadcast_to(elementwise, shape)
@@ -206,10 +223,11 @@ def elbo_loss(
     prep = _prepare_elbo(x, decoder_out, mu, logvar, likelihood, obs_logvar, beta, reduction, xp)
     given, xp = xp, prep.xp
     native = _native(xp)
-    with _xp.numpy_errstate():
-        recon = _per_sample(
-            native, _recon_elementwise(native, prep, likelihood), prep.data_shape, prep.event_axes
-        )
+    recon = _recon_torch_eager(native, prep) if likelihood == "bernoulli" else None
+    if recon is None:
+        with _xp.numpy_errstate():
+            elementwise = _recon_elementwise(native, prep, likelihood)
+            recon = _per_sample(native, elementwise, prep.data_shape, prep.event_axes)
     # without an explicit xp the KL takes its fast path (numpy, torch Function, JAX)
     kl = gaussian_kl(prep.mu, prep.logvar, reduction="batch", xp=given)
     recon = _reduce_samples(xp, recon, reduction)

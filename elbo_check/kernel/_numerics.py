@@ -24,6 +24,7 @@ array([5.e-10, 0.e+00])
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -110,10 +111,8 @@ def params_for(dtype: Any) -> Params:
     except (KeyError, TypeError):  # a first sight, or an unhashable dtype
         name = getattr(dtype, "__name__", None) or str(dtype)
         wide = name.endswith("float64")
-        try:
+        with contextlib.suppress(TypeError):  # an unhashable dtype: not cached
             _IS_FLOAT64[key] = wide
-        except TypeError:
-            pass
     return PARAMS64 if wide else PARAMS32
 
 
@@ -161,9 +160,7 @@ def half_f_small(c: Any, p: Params) -> Any:
     return acc * (c * c)
 
 
-def half_expm1(
-    xp: Any, d: Any, p: Params, guard: bool = True, from_exp: bool = False
-) -> Any:
+def half_expm1(xp: Any, d: Any, p: Params, guard: bool = True, from_exp: bool = False) -> Any:
     """½·expm1(d) without spurious overflow where the value fits the dtype.
 
     ``guard=False`` skips the overflow guard; callers pass it only after
