@@ -80,6 +80,7 @@ def torch_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     elif request.param == "tiles":
         monkeypatch.setattr(T, "FAST_MIN_SIZE", 0)
         monkeypatch.setattr(TK, "TILES_MIN_SIZE", 0)
+        monkeypatch.setattr(TK, "TILES_MIN_SIZE_F32", 0)
     return request.param
 
 

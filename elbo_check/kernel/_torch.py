@@ -34,6 +34,7 @@ from elbo_check.kernel._numerics import kl_pieces, kl_pieces_inplace_torch, slop
 
 __all__ = [
     "TILES_MIN_SIZE",
+    "TILES_MIN_SIZE_F32",
     "GaussianKL",
     "GaussianKLFunc",
     "bernoulli_nll_eager",
@@ -42,10 +43,13 @@ __all__ = [
 ]
 
 _FLOATS = (torch.float32, torch.float64)
-#: From this many elements CPU tensors go to the numpy tiles (measured: at 2^17
-#: the where-blend wins, 1.7-2.0x the textbook against 2.2-2.4x; at 2^19 and up
-#: the tiles win, 0.6-1.5x against 0.9-1.9x).
+#: From this many elements float64 CPU tensors go to the numpy tiles (measured
+#: against the in-place torch forward at 2^21, forward + backward: 0.95-1.26x the
+#: textbook against 1.26-1.27x).
 TILES_MIN_SIZE = 1 << 19
+#: float32 CPU tensors stay in torch at every size (at 2^21: 0.87-0.90x the
+#: textbook in place, against 1.17-1.21x through the tiles).
+TILES_MIN_SIZE_F32 = 1 << 62
 
 
 def _eager(t: torch.Tensor) -> bool:
@@ -95,7 +99,8 @@ def _forward(
     """
     eager = _eager(lv)
     ctx.reduction = reduction
-    if eager and lv.numel() >= max(TILES_MIN_SIZE, _tiles.FAST_MIN_SIZE) and lv.ndim:
+    tiles_from = TILES_MIN_SIZE if lv.dtype == torch.float64 else TILES_MIN_SIZE_F32
+    if eager and lv.numel() >= max(tiles_from, _tiles.FAST_MIN_SIZE) and lv.ndim:
         arrays = [mu, lv, mu_p, lv_p]
         shapes = {tuple(t.shape) for t in arrays if t is not None}
         ctx.shape = lv.shape if len(shapes) == 1 else torch.broadcast_shapes(*shapes)
