@@ -254,7 +254,8 @@ def elbo_rows(batch: int, repeats: int) -> list[Row]:
         pairs.update(torch_elbo_pair(x, logits, mu, lv))
         for what, (ours, theirs, target) in pairs.items():
             runs = side_by_side({"ours": ours, "textbook": theirs}, repeats)
-            label = f"{batch}x{features} {np.dtype(dtype).name}"
+            width = latent if "gaussian_kl_grad" in what else features
+            label = f"{batch}x{width} {np.dtype(dtype).name}"
             rows.append(
                 (
                     what,
