@@ -4,14 +4,17 @@ Everything that decides *which* function the kernel computes lives here: the
 per-dtype thresholds and polynomial coefficients (:class:`Params`), the two
 branches of :math:`\tfrac12 f(d) = \tfrac12(e^d - 1 - d)`, the overflow-safe
 slope :math:`\tfrac12\operatorname{expm1}(d)` and the rounding compensation of
-:math:`d = \ell - \ell_p`.  The portable path, the numpy small-batch path, the
-torch :class:`~torch.autograd.Function` and the JAX ``custom_jvp`` all call
-:func:`kl_pieces`; the numpy tiles (``_tiles.py``) are its in-place, blocked
-form with the same :class:`Params`, and the tests hold all of them to the
-mpmath oracle.
+:math:`d = \ell - \ell_p`.  The portable path, the torch
+:class:`~torch.autograd.Function` off the CPU (and under ``torch.compile`` and
+``torch.func``) and the JAX ``custom_jvp`` call :func:`kl_pieces`; eager torch
+on the CPU calls :func:`kl_pieces_inplace_torch`, the same steps in place; the
+numpy tiles (``_tiles.py``, which also serve small plain arrays as one tile) are
+its in-place, blocked form with the same :class:`Params`.  The tests hold all
+of them to the mpmath oracle.
 
 The functions take the namespace ``xp`` (numpy, torch, ``jax.numpy`` or any
-array-API namespace) and never import an array library themselves.
+array-API namespace) and import none at module level (the torch-only helpers
+import torch when called).
 
 >>> import numpy as np
 >>> from elbo_check.kernel._numerics import kl_pieces
