@@ -261,3 +261,17 @@ def test_bernoulli_logit_gradient_has_no_cancellation_for_binary_data() -> None:
     grad = elbo_loss_grad(x, logits, np.zeros((1, 1)), np.zeros((1, 1)), reduction="sum")
     expected = -1 / (1 + math.exp(40.0))  # sigmoid(40) - 1 = -sigmoid(-40)
     np.testing.assert_allclose(grad.decoder_out, [[expected, -expected]], rtol=1e-15)
+
+
+@pytest.mark.parametrize("reduction", ["none", "batch", "sum", "batchmean", "mean"])
+def test_the_plain_numpy_gradient_path_equals_the_generic_one(reduction: str) -> None:
+    rng = np.random.default_rng(8)
+    for dtype in (np.float64, np.float32):
+        mu, logvar = rng.standard_normal((2, 6, 3)).astype(dtype) * 5
+        fast = kl_grad(mu, logvar, reduction=reduction)
+        generic = kl_grad(mu, logvar, reduction=reduction, xp=np)
+        for got, want in zip(fast, generic, strict=True):
+            assert (got is None) == (want is None)
+            if got is not None:
+                assert got.dtype == want.dtype and got.shape == want.shape
+                np.testing.assert_array_equal(got, want)
