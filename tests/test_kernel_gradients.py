@@ -273,5 +273,6 @@ def test_the_plain_numpy_gradient_path_equals_the_generic_one(reduction: str) ->
         for got, want in zip(fast, generic, strict=True):
             assert (got is None) == (want is None)
             if got is not None:
-                assert got.dtype == want.dtype and got.shape == want.shape
+                assert got.dtype == want.dtype
+                assert got.shape == want.shape
                 np.testing.assert_array_equal(got, want)
