@@ -273,7 +273,7 @@ def elbo_loss_grad(
     (array([[-4.24835426e-18]]), array([[0.5]]), array([[0.]]))
     """
     prep = _prepare_elbo(x, decoder_out, mu, logvar, likelihood, obs_logvar, beta, reduction, xp)
-    xp = prep.xp
+    given, xp = xp, prep.xp
     samples = math.prod(prep.latent_shape[:-1])
     scale = 1 / samples if reduction == "batchmean" else 1
     with _xp.numpy_errstate():
@@ -288,7 +288,8 @@ def elbo_loss_grad(
             out_grad = -(rw * w)
             obs_grad = 0.5 - rw * (0.5 * rw)
         out_grad = xp.broadcast_to(out_grad * scale, prep.data_shape)
-        kl = gaussian_kl_grad(prep.mu, prep.logvar, reduction="sum", xp=xp)
+        # without an explicit xp the KL gradient takes its plain-ndarray fast path
+        kl = gaussian_kl_grad(prep.mu, prep.logvar, reduction="sum", xp=given)
         grads = [
             _sum_to(xp, out_grad, decoder_out),
             _sum_to(xp, xp.broadcast_to(kl.mu * (beta * scale), prep.latent_shape), mu),
