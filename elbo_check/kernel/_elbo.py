@@ -237,12 +237,18 @@ def elbo_loss(
 
 
 def _sigmoid_pair(xp: Any, z: Any) -> tuple[Any, Any]:
-    """(sigmoid(z), sigmoid(-z)), each accurate to a few ulp for any z."""
-    e = xp.exp(-xp.abs(z))
-    big = 1 / (1 + e)
-    small = e / (1 + e)
-    positive = z >= 0
-    return xp.where(positive, big, small), xp.where(positive, small, big)
+    """(sigmoid(z), sigmoid(-z)), each accurate to a few ulp for any z.
+
+    ``σ(z) = e^min(z, 0) / (1 + e^(−|z|))`` and ``σ(−z) = e^(−max(z, 0)) / (1 + e^(−|z|))``:
+    of the two numerators one is exactly 1 and the other is ``e^(−|z|)``, so
+    their product is the denominator's ``e^(−|z|)``, exactly.  No ``where``:
+    on the CPU a select on a boolean mask costs 10 to 30 multiplies.
+    """
+    zero = _const(xp, z, 0.0)
+    pos_num = xp.exp(xp.minimum(z, zero))
+    neg_num = xp.exp(-xp.maximum(z, zero))
+    denom = pos_num * neg_num + 1
+    return pos_num / denom, neg_num / denom
 
 
 def elbo_loss_grad(
