@@ -18,12 +18,33 @@ from typing import Any
 import numpy as np
 import pytest
 from _oracle import edge_columns as columns
-from _oracle import edge_failures
+from _oracle import edge_failures, grad_reference, kl_reference_array, max_relative_error
 
 import elbo_check.kernel._tiles as T
 from elbo_check.kernel import gaussian_kl, gaussian_kl_grad
 
 RTOL = {np.float64: 1e-14, np.float32: 1e-5}
+
+
+def threshold_sweep(dtype: type) -> np.ndarray:
+    """logvar across both branch thresholds (and their neighbours), with mu = 0.
+
+    With mu = 0 the KL is ½f(d) alone, so an error of either branch of f shows
+    undiluted; each threshold is hit exactly and one ulp either side.
+    """
+    grid = np.linspace(-1.0, 1.0, 161)
+    edges = [sign * t for t in (0.1, 0.4) for sign in (-1.0, 1.0)]
+    near = [np.nextafter(dtype(e), dtype(k * np.inf)) for e in edges for k in (-1, 1)]
+    return np.concatenate([grid, edges, near]).astype(dtype)
+
+
+def check_sweep(values: Any, lv_grad: Any, lv: np.ndarray) -> None:
+    """Values and ∂/∂logvar on :func:`threshold_sweep` against the oracle."""
+    dtype = lv.dtype.type
+    zero = np.zeros_like(lv)
+    assert max_relative_error(values, kl_reference_array(zero, lv), dtype) <= RTOL[dtype]
+    want = [grad_reference(0.0, float(v))[1] for v in lv]
+    assert max_relative_error(lv_grad, np.array(want), dtype) <= RTOL[dtype]
 
 
 def check_all(values: Any, grads: list[Any], cols: list[np.ndarray], prior: bool) -> None:
@@ -59,6 +80,7 @@ def torch_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     elif request.param == "tiles":
         monkeypatch.setattr(T, "FAST_MIN_SIZE", 0)
         monkeypatch.setattr(TK, "TILES_MIN_SIZE", 0)
+        monkeypatch.setattr(TK, "TILES_MIN_SIZE_F32", 0)
     return request.param
 
 
@@ -77,6 +99,21 @@ def test_torch_values_and_backward_match_the_oracle_at_every_edge(
     gaussian_kl(*args, reduction="sum").backward()
     grads = [t.grad.numpy() for t in args]  # type: ignore[union-attr]
     check_all(values.detach().numpy(), grads, cols, prior)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_torch_values_and_backward_match_the_oracle_across_the_branch_thresholds(
+    torch_path: str, dtype: type
+) -> None:
+    import torch
+
+    lv_np = threshold_sweep(dtype)
+    mu = torch.zeros(lv_np.shape, dtype=torch.float64 if dtype is np.float64 else torch.float32)
+    lv = torch.tensor(lv_np, requires_grad=True)
+    values = gaussian_kl(mu, lv, reduction="none")
+    gaussian_kl(mu, lv, reduction="sum").backward()
+    check_sweep(values.detach().numpy(), lv.grad.numpy(), lv_np)  # type: ignore[union-attr]
 
 
 @pytest.mark.torch
@@ -212,6 +249,19 @@ def test_jax_jit_values_and_grad_match_the_oracle_at_every_edge(
     total = jax_x64.jit(lambda *a: gaussian_kl(*a, reduction="sum"))
     grads = jax_x64.jit(jax_x64.grad(total, argnums=tuple(range(len(args)))))(*args)
     check_all(np.asarray(values), [np.asarray(g) for g in grads], cols, prior)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_jax_jit_values_and_grad_match_the_oracle_across_the_branch_thresholds(
+    jax_x64: Any, dtype: type
+) -> None:
+    jnp = jax_x64.numpy
+    lv_np = threshold_sweep(dtype)
+    mu, lv = jnp.zeros(lv_np.shape, dtype=lv_np.dtype), jnp.asarray(lv_np)
+    values = jax_x64.jit(lambda m, v: gaussian_kl(m, v, reduction="none"))(mu, lv)
+    total = jax_x64.jit(lambda m, v: gaussian_kl(m, v, reduction="sum"))
+    lv_grad = jax_x64.jit(jax_x64.grad(total, argnums=1))(mu, lv)
+    check_sweep(np.asarray(values), np.asarray(lv_grad), lv_np)
 
 
 def test_jax_vmap_and_second_derivatives_follow_the_closed_form(jax_x64: Any) -> None:

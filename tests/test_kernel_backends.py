@@ -8,6 +8,7 @@ absent (CuPy on a GPU machine: see ``benchmarks/gpu_cupy_check.py``).
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from typing import Any
@@ -138,6 +139,41 @@ def test_torch_gradients_match_autograd_of_the_kernel() -> None:
     for tensor, analytic in zip((mu, logvar, mu_p, logvar_p), grad, strict=True):
         assert tensor.grad is not None
         torch.testing.assert_close(analytic, tensor.grad, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("grad", [False, True])
+def test_torch_bernoulli_elbo_matches_numpy_for_soft_targets_and_infinite_logits(
+    grad: bool,
+) -> None:
+    # the where-free torch form, its in-place variant (no graph) and its fallback
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.uniform(size=(3, 6)), [[0.0, 1.0, 1.0, 0.0, 1 - 2**-40, 0.25]]])
+    logits = np.concatenate([rng.standard_normal((3, 6)) * 30, [[-40.0, 40.0, 0.0, -1e-9, 5, 2]]])
+    mu, lv = rng.standard_normal((2, 4, 2))
+    t_logits = torch.tensor(logits, requires_grad=grad)
+    got = elbo_loss(
+        torch.tensor(x), t_logits, torch.tensor(mu), torch.tensor(lv), reduction="batch"
+    )
+    want = elbo_loss(x, logits, mu, lv, reduction="batch")
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g.detach().numpy(), w, rtol=1e-15, atol=0)
+    if grad:
+        got.loss.sum().backward()
+        analytic = elbo_loss_grad(x, logits, mu, lv, reduction="batch").decoder_out
+        np.testing.assert_allclose(t_logits.grad.numpy(), analytic, rtol=1e-12, atol=1e-300)
+    broadcast = elbo_loss(
+        torch.tensor(x[:1]), torch.tensor(logits), torch.tensor(mu), torch.tensor(lv)
+    )
+    want_b = elbo_loss(x[:1], logits, mu, lv)
+    np.testing.assert_allclose(broadcast.loss.detach().numpy(), want_b.loss, rtol=1e-15, atol=0)
+    inf_x, inf_l = np.array([[1.0, 0.0, 0.5]]), np.array([[np.inf, -np.inf, np.inf]])
+    z = torch.zeros(1, 1, dtype=torch.float64)
+    inf_terms = elbo_loss(torch.tensor(inf_x), torch.tensor(inf_l), z, z, reduction="batch")
+    assert float(inf_terms.reconstruction[0]) == math.inf
+    finite = elbo_loss(torch.tensor(inf_x[:, :2]), torch.tensor(inf_l[:, :2]), z, z)
+    assert float(finite.reconstruction) == 0.0
 
 
 @pytest.mark.torch

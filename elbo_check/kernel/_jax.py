@@ -46,28 +46,28 @@ def _reduce(x: Any, reduction: str) -> Any:
 
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _kl_standard(mu: Any, lv: Any, reduction: str) -> Any:
-    return _reduce(kl_pieces(jnp, mu, lv, eager=False)[0], reduction)
+    return _reduce(kl_pieces(jnp, mu, lv, eager=False, fused=True)[0], reduction)
 
 
 @_kl_standard.defjvp
 def _kl_standard_jvp(reduction: str, primals: Any, tangents: Any) -> tuple[Any, Any]:
     mu, lv = primals
     dmu, dlv = tangents
-    kl, h, m, _ = kl_pieces(jnp, mu, lv, eager=False)
+    kl, h, m, _ = kl_pieces(jnp, mu, lv, eager=False, fused=True)
     dkl = jnp.broadcast_to(m * dmu + h * dlv, kl.shape)
     return _reduce(kl, reduction), _reduce(dkl, reduction)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
 def _kl_prior(mu: Any, lv: Any, mu_p: Any, lv_p: Any, reduction: str) -> Any:
-    return _reduce(kl_pieces(jnp, mu, lv, mu_p, lv_p, eager=False)[0], reduction)
+    return _reduce(kl_pieces(jnp, mu, lv, mu_p, lv_p, eager=False, fused=True)[0], reduction)
 
 
 @_kl_prior.defjvp
 def _kl_prior_jvp(reduction: str, primals: Any, tangents: Any) -> tuple[Any, Any]:
     mu, lv, mu_p, lv_p = primals
     dmu, dlv, dmu_p, dlv_p = tangents
-    kl, h, mw, w = kl_pieces(jnp, mu, lv, mu_p, lv_p, eager=False)
+    kl, h, mw, w = kl_pieces(jnp, mu, lv, mu_p, lv_p, eager=False, fused=True)
     dkl = (mw * w) * (dmu - dmu_p) + h * dlv - (h + mw * (0.5 * mw)) * dlv_p
     return _reduce(kl, reduction), _reduce(jnp.broadcast_to(dkl, kl.shape), reduction)
 

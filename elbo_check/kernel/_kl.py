@@ -119,14 +119,10 @@ def _kl_numpy(arrays: tuple[Any, ...], reduction: str) -> Any:
     if lv.size >= _tiles.FAST_MIN_SIZE:
         with np.errstate(all="ignore"):
             return _tiles.kl_tiled(list(arrays), lv.shape, reduction)
-    if _EAGER_NUMPY:
-        # no overflow guard, and numpy's error state tells if one was needed: an
-        # overflow, or inf − inf from an infinite input, sends it to the guarded pass
-        try:
-            with np.errstate(over="raise", invalid="raise", divide="ignore", under="ignore"):
-                return _reduce(np, kl_pieces(np, *arrays, guard=False)[0], reduction)
-        except FloatingPointError:
-            pass
+    if _EAGER_NUMPY and lv.size:
+        # the tiles' in-place kernel as one tile: no overflow guard, the rows that
+        # are not finite are redone by the guarded kl_pieces
+        return _tiles.kl_single(list(arrays), reduction)
     with np.errstate(all="ignore"):
         return _reduce(np, kl_pieces(np, *arrays, eager=_EAGER_NUMPY)[0], reduction)
 
@@ -261,6 +257,25 @@ def _sum_to(xp: Any, grad: Any, value: Any) -> Any:
     return grad
 
 
+def _grad_numpy(mu: Any, logvar: Any, reduction: str) -> KLGrad | None:
+    """The standard-prior gradient of plain ndarrays of one float dtype and shape.
+
+    ``(mu, ½expm1(logvar))`` scaled, as the generic path gives it; ``None``
+    for anything else, and where ``expm1`` overflows (the generic path's guard
+    then forms ½expm1 without the spurious overflow).
+    """
+    if not _plain_numpy((mu, logvar, None, None)):
+        return None
+    scale = _grad_scale(logvar.shape, reduction)
+    try:
+        with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
+            h = np.expm1(logvar)
+    except FloatingPointError:
+        return None
+    h *= 0.5 * scale
+    return KLGrad(mu * scale, h)
+
+
 def gaussian_kl_grad(
     mu: Any,
     logvar: Any,
@@ -288,6 +303,10 @@ def gaussian_kl_grad(
     >>> g.mu, g.logvar
     (array([2.]), array([5.e-11]))
     """
+    if xp is None and reduction in _REDUCTIONS and mu_p is None and logvar_p is None:
+        fast = _grad_numpy(mu, logvar, reduction)
+        if fast is not None:
+            return fast
     reduction = _xp.check_reduction(reduction)
     prep = _prepare({"mu": mu, "logvar": logvar, "mu_p": mu_p, "logvar_p": logvar_p}, xp)
     xp = prep.xp

@@ -4,14 +4,17 @@ Everything that decides *which* function the kernel computes lives here: the
 per-dtype thresholds and polynomial coefficients (:class:`Params`), the two
 branches of :math:`\tfrac12 f(d) = \tfrac12(e^d - 1 - d)`, the overflow-safe
 slope :math:`\tfrac12\operatorname{expm1}(d)` and the rounding compensation of
-:math:`d = \ell - \ell_p`.  The portable path, the numpy small-batch path, the
-torch :class:`~torch.autograd.Function` and the JAX ``custom_jvp`` all call
-:func:`kl_pieces`; the numpy tiles (``_tiles.py``) are its in-place, blocked
-form with the same :class:`Params`, and the tests hold all of them to the
-mpmath oracle.
+:math:`d = \ell - \ell_p`.  The portable path, the torch
+:class:`~torch.autograd.Function` off the CPU (and under ``torch.compile`` and
+``torch.func``) and the JAX ``custom_jvp`` call :func:`kl_pieces`; eager torch
+on the CPU calls :func:`kl_pieces_inplace_torch`, the same steps in place; the
+numpy tiles (``_tiles.py``, which also serve small plain arrays as one tile) are
+its in-place, blocked form with the same :class:`Params`.  The tests hold all
+of them to the mpmath oracle.
 
 The functions take the namespace ``xp`` (numpy, torch, ``jax.numpy`` or any
-array-API namespace) and never import an array library themselves.
+array-API namespace) and import none at module level (the torch-only helpers
+import torch when called).
 
 >>> import numpy as np
 >>> from elbo_check.kernel._numerics import kl_pieces
@@ -24,6 +27,7 @@ array([5.e-10, 0.e+00])
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +40,7 @@ __all__ = [
     "half_f_small",
     "horner",
     "kl_pieces",
+    "kl_pieces_inplace_torch",
     "params_for",
     "slopes",
 ]
@@ -103,8 +108,18 @@ def params_for(dtype: Any) -> Params:
     >>> params_for(np.dtype("float64")).threshold, params_for(np.float32).threshold
     (0.4, 0.1)
     """
-    name = getattr(dtype, "__name__", None) or str(dtype)
-    return PARAMS64 if name.endswith("float64") else PARAMS32
+    key = (type(dtype), dtype)  # the type first: no cross-library dtype comparison
+    try:
+        wide = _IS_FLOAT64[key]
+    except (KeyError, TypeError):  # a first sight, or an unhashable dtype
+        name = getattr(dtype, "__name__", None) or str(dtype)
+        wide = name.endswith("float64")
+        with contextlib.suppress(TypeError):  # an unhashable dtype: not cached
+            _IS_FLOAT64[key] = wide
+    return PARAMS64 if wide else PARAMS32
+
+
+_IS_FLOAT64: dict[tuple[type, Any], bool] = {}  # str(numpy dtype) alone costs a few µs
 
 
 def horner(c: Any, coeffs: tuple[float, ...]) -> Any:
@@ -122,8 +137,12 @@ def horner(c: Any, coeffs: tuple[float, ...]) -> Any:
 _TORCH_COEFFS: dict[tuple[int, Any, Any], tuple[Any, ...]] = {}
 
 
-def _horner_torch(c: Any, coeffs: tuple[float, ...]) -> Any:
-    """Horner with ``addcmul(k, acc, c) = k + acc·c`` on cached 0-d coefficient tensors."""
+def _horner_torch(c: Any, coeffs: tuple[float, ...], inplace: bool = False) -> Any:
+    """Horner with ``addcmul(k, acc, c) = k + acc·c`` on cached 0-d coefficient tensors.
+
+    ``inplace=True`` writes every step after the first into the same tensor
+    (eager only: autograd cannot differentiate through ``out=``).
+    """
     import torch
 
     key = (id(coeffs), c.dtype, c.device)  # Params' tuples live as long as the module
@@ -134,7 +153,7 @@ def _horner_torch(c: Any, coeffs: tuple[float, ...]) -> Any:
         _TORCH_COEFFS[key] = ks
     acc = torch.addcmul(ks[-2], c, ks[-1])
     for k in ks[-3::-1]:
-        acc = torch.addcmul(k, acc, c)
+        acc = torch.addcmul(k, acc, c, out=acc) if inplace else torch.addcmul(k, acc, c)
     return acc
 
 
@@ -144,17 +163,24 @@ def half_f_small(c: Any, p: Params) -> Any:
     return acc * (c * c)
 
 
-def half_expm1(xp: Any, d: Any, p: Params, guard: bool = True) -> Any:
+def half_expm1(xp: Any, d: Any, p: Params, guard: bool = True, from_exp: bool = False) -> Any:
     """½·expm1(d) without spurious overflow where the value fits the dtype.
 
     ``guard=False`` skips the overflow guard; callers pass it only after
-    checking that no ``d`` exceeds ``p.split``.
+    checking that no ``d`` exceeds ``p.split``.  ``from_exp=True`` forms it as
+    ``½exp(d) − ½``: accurate only for ``|d|`` beyond the threshold (see
+    :func:`kl_pieces`).
     """
     if not guard:
+        if from_exp:
+            return xp.exp(d) * 0.5 - 0.5
         return xp.expm1(d) * 0.5  # not in place: the double backward differentiates it
     # one transcendental: e = expm1(d − split) above the split (d − split is exact
     # there, by Sterbenz), else expm1(d); then ½expm1(d) = (e + 1)·½e^split − ½ above it
     over = d > p.split
+    if from_exp:
+        e = xp.exp(xp.where(over, d - p.split, d))
+        return xp.where(over, e * p.half_exp_split, e * 0.5) - 0.5
     e = xp.expm1(xp.where(over, d - p.split, d))
     return xp.where(over, (e + 1.0) * p.half_exp_split - 0.5, e * 0.5)
 
@@ -210,6 +236,7 @@ def kl_pieces(
     *,
     eager: bool = True,
     guard: bool | None = None,
+    fused: bool = False,
 ) -> tuple[Any, Any, Any, Any]:
     """``(kl, h, mw, w)``: the elementwise KL and the :func:`slopes` at the same point.
 
@@ -226,6 +253,14 @@ def kl_pieces(
     large numpy arrays, which the tiles handle.  ``guard`` forces the overflow
     guard on or off (a caller that detects overflow itself, as numpy's error
     state does, retries with it).
+
+    ``fused=True`` (JAX, whose compiler fuses the whole evaluation into one
+    loop, so that both branches cost per element) spends one transcendental
+    where ``Params.use_expm1`` is false (float64): the large branch takes
+    ``exp(d) − 1``, as the numpy tiles do (exact by Sterbenz for
+    ``|d| < ln 2``, at most 3 ulp from ``expm1`` beyond ``threshold``), and the
+    slope on small ``|d|`` is ``½d + ½f(d)`` from the polynomial.  XLA's
+    float64 ``expm1`` costs about two ``exp``.
     """
     p = params_for(lv.dtype)
     if lv_p is None:
@@ -235,20 +270,84 @@ def kl_pieces(
     if guard is None:
         guard = not eager or bool(xp.any(d > p.split))
     u = xp.clip(d, None, p.upper) if guard else d  # d = +inf gives +inf
-    h = half_expm1(xp, u, p, guard)
+    from_exp = fused and not p.use_expm1
+    h = half_expm1(xp, u, p, guard, from_exp)
     half_f = _minus_half(xp, h, u)
     c = xp.clip(u, -p.threshold, p.threshold)
-    half_f = xp.where(c == u, half_f_small(c, p), half_f)  # c == u: |d| <= threshold
+    small = half_f_small(c, p)
+    half_f = _select_small(xp, c, u, small, half_f, guard)
+    if from_exp:  # ½expm1(d) = ½d + ½f(d) where |d| <= threshold
+        h = xp.where(c == u, 0.5 * c + small, h)
     if d_lo is not None:  # f(d + d_lo) ≈ f(d) + expm1(d)·d_lo; inf·0 must not give nan
         capped = xp.clip(h, None, p.huge)
         half_f = half_f + capped * d_lo
         h = h + (capped + 0.5) * d_lo
     m = mu if mu_p is None else mu - mu_p
     if lv_p is None:
-        return _plus_half_square(xp, half_f, m, eager), h, m, None
+        return _plus_half_square(xp, half_f, m, eager, fused), h, m, None
     w = xp.exp(-0.5 * lv_p)
     mw = m * w
-    return _plus_half_square(xp, half_f, mw, eager), h, mw, w
+    return _plus_half_square(xp, half_f, mw, eager, fused), h, mw, w
+
+
+def kl_pieces_inplace_torch(
+    mu: Any, lv: Any, mu_p: Any = None, lv_p: Any = None
+) -> tuple[Any, Any, Any, Any]:
+    """:func:`kl_pieces` for eager torch CPU tensors, unguarded, in four allocations.
+
+    Step for step the same function (the same :class:`Params`, branches and
+    compensation), written with in-place ops: on the CPU a fresh large tensor
+    costs page faults, and a pass that allocates costs 5 to 10 in-place passes.
+    No overflow guard: the caller checks that the result is finite and else
+    calls :func:`kl_pieces` with the guard.  The branches are blended with exact
+    0/1 weights (``lerp``) instead of ``where`` (see :func:`_select_small`).
+    """
+    import torch
+
+    p = params_for(lv.dtype)
+    d, d_lo = (lv, None) if lv_p is None else _two_diff_inplace_torch(lv, lv_p)
+    h = torch.expm1(d).mul_(0.5)  # ½expm1(d), kept for the backward
+    c = d.clamp(-p.threshold, p.threshold)
+    small_w = torch.eq(c, d, out=torch.empty_like(d))  # 1.0 where |d| <= threshold
+    acc = _horner_torch(c, p.half_coeffs, inplace=True).mul_(c).mul_(c)  # ½f(c) = c²·½G(c)
+    half_f = torch.sub(h, d, alpha=0.5, out=c).lerp_(acc, small_w)  # ½expm1(d) − ½d elsewhere
+    if d_lo is not None:  # f(d + d_lo) ≈ f(d) + expm1(d)·d_lo; inf·0 must not give nan
+        capped = h.clamp(max=p.huge)
+        half_f.addcmul_(capped, d_lo)
+        h.addcmul_(capped.add_(0.5), d_lo)
+    m = mu if mu_p is None else mu - mu_p
+    w = None
+    if lv_p is not None:
+        w = torch.exp(lv_p * -0.5)
+        m = m * w if m.shape != w.shape or m is mu else m.mul_(w)
+    if half_f.shape == m.shape:
+        return half_f.addcmul_(m, m, value=0.5), h, m, w
+    return half_f + m * (0.5 * m), h, m, w
+
+
+def _two_diff_inplace_torch(a: Any, b: Any) -> tuple[Any, Any]:
+    """:func:`_two_diff` for torch: ``nan_to_num_`` in place of ``where``."""
+    d = a - b
+    bb = d - a
+    err = (a - (d - bb)).sub_(b + bb)
+    return d, err.nan_to_num_(0.0, 0.0, 0.0)
+
+
+def _select_small(xp: Any, c: Any, u: Any, small: Any, large: Any, guard: bool) -> Any:
+    """``small`` where ``c == u`` (that is ``|d| <= threshold``), else ``large``.
+
+    Unguarded torch (eager, on the CPU) blends with exact 0/1 weights instead of
+    ``where``: ``torch.where`` on a boolean mask costs 10 to 30 multiplies there,
+    ``eq`` into a float mask and ``lerp`` one each.  ``lerp(large, small, w)`` is
+    exactly ``large`` for ``w = 0`` and exactly ``small`` for ``w = 1`` wherever
+    both are finite: ``small`` always is (it is evaluated on the clipped ``c``),
+    ``large`` is finite where ``|d| <= threshold``, and where it is not (an
+    overflow, or an inf input) the nan it gives sends the unguarded caller to
+    its guarded retry, which takes ``where``.
+    """
+    if not guard and xp.__name__ == "torch":
+        return xp.lerp(large, small, xp.eq(c, u, out=xp.empty_like(u)))
+    return xp.where(c == u, small, large)
 
 
 def _minus_half(xp: Any, h: Any, u: Any) -> Any:
@@ -258,8 +357,15 @@ def _minus_half(xp: Any, h: Any, u: Any) -> Any:
     return h - 0.5 * u
 
 
-def _plus_half_square(xp: Any, acc: Any, m: Any, eager: bool) -> Any:
-    """acc + m·(½m), overflow-free where ½m² fits (eager torch: one fused call, in place)."""
+def _plus_half_square(xp: Any, acc: Any, m: Any, eager: bool, fused: bool = False) -> Any:
+    """acc + m·(½m), overflow-free where ½m² fits (eager torch: one fused call, in place).
+
+    ``fused=True`` ends on an identity ``where(m == m, ·, m)`` (nan in, nan
+    out either way): XLA's CPU reduction fusion then takes the elementwise KL
+    from one loop, instead of materialising the constant ½ as a full array.
+    """
     if eager and xp.__name__ == "torch" and acc.shape == m.shape:
         return acc.addcmul_(m, m, value=0.5)
+    if fused:
+        return xp.where(m == m, acc + m * (0.5 * m), m)
     return acc + m * (0.5 * m)

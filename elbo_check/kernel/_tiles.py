@@ -21,7 +21,7 @@ from typing import Any
 
 from elbo_check.kernel._numerics import kl_pieces, params_for
 
-__all__ = ["FAST_MIN_SIZE", "kl_tiled"]
+__all__ = ["FAST_MIN_SIZE", "kl_single", "kl_tiled"]
 
 # below it numpy takes the small-batch path (measured crossover: the tiles cost
 # 1.2-1.5x the small-batch path at 2^13 elements, 0.9-1.3x at 2^14, 0.5-0.7x at 2^15)
@@ -105,15 +105,15 @@ def _half_kl_tile(np: Any, parts: list[Any], buf: dict[str, Any]) -> Any:
             np.multiply(d_lo, e, out=d_lo)
         np.subtract(e, d, out=e)
     if gather:
-        idx = np.flatnonzero(mb)
-        c = d.ravel().take(idx)
+        idx = mb.reshape(-1).nonzero()[0]  # np.flatnonzero, without its Python layers
+        c = d.reshape(-1).take(idx)
         g = c * p.coeffs[-1]
         for coeff in p.coeffs[-2:0:-1]:
             g += coeff
             g *= c
         g += p.coeffs[0]
         g *= c * c
-        e.ravel()[idx] = g
+        e.reshape(-1)[idx] = g
     elif n_small:
         np.copyto(mk, mb)  # 1.0 where |d| is small, else 0.0
         # small branch: d²·G(d), G a polynomial (Horner)
@@ -148,6 +148,69 @@ def _half_kl_tile(np: Any, parts: list[Any], buf: dict[str, Any]) -> Any:
     return np.add(e, sq, out=e)
 
 
+def _buffer_names(arrays: list[Any]) -> list[str]:
+    """The tile buffers :func:`_half_kl_tile` writes for these inputs."""
+    used = ["a", "mask", "e", "sq"]
+    if arrays[2] is not None or arrays[3] is not None:
+        used += ["m", "w"]
+    if arrays[3] is not None:
+        used += ["d", "d_lo"]
+    return used
+
+
+def kl_single(arrays: list[Any], reduction: str) -> Any:
+    """:func:`kl_tiled` as one tile on the calling thread: small non-empty arrays of one shape.
+
+    The plain-ndarray fast path below :data:`FAST_MIN_SIZE`: no pool, no
+    tiling, the buffers allocated once per call.
+
+    >>> import numpy as np
+    >>> kl_single([np.zeros((2, 3)), np.full((2, 3), 1e-9), None, None], "batch")
+    array([7.5e-19, 7.5e-19])
+    """
+    import numpy as np
+
+    lv = arrays[1]
+    shape = lv.shape
+    width = shape[-1]
+    rows = lv.size // width
+    views = [None if x is None else x.reshape(rows, width) for x in arrays]
+    buf = {name: np.empty((rows, width), dtype=lv.dtype) for name in _buffer_names(arrays)}
+    buf["mb"] = np.empty((rows, width), dtype=bool)
+    with np.errstate(all="ignore"):
+        full = _half_kl_tile(np, views, buf)
+        half_rows = np.sum(full, axis=1)
+        half_rows *= 0.5
+        elementwise = np.multiply(full, 0.5, out=full) if reduction == "none" else None
+    return _finish(views, half_rows, elementwise, shape, reduction)
+
+
+def _finish(
+    views: list[Any], half_rows: Any, elementwise: Any, shape: tuple[int, ...], reduction: str
+) -> Any:
+    """Redo the rows that are not finite, then reduce the row sums (or the elements)."""
+    import numpy as np
+
+    rows = len(half_rows)
+    with np.errstate(all="ignore"):
+        bad = np.flatnonzero(~np.isfinite(half_rows))
+        if bad.size:  # overflow of an intermediate, or inf/nan inputs: redo exactly
+            parts = [None if v is None else v[bad] for v in views]
+            fixed = kl_pieces(np, *parts)[0]
+            half_rows[bad] = np.sum(fixed, axis=1)
+            if elementwise is not None:
+                elementwise[bad] = fixed
+    if reduction == "none":
+        assert elementwise is not None
+        return elementwise.reshape(shape)
+    if reduction == "batch":
+        return half_rows.reshape(shape[:-1])[()]  # 1-D input: a scalar, as np.sum gives
+    total = half_rows.sum()
+    if reduction == "sum":
+        return total
+    return total / (rows if reduction == "batchmean" else rows * shape[-1])
+
+
 def kl_tiled(arrays: list[Any], shape: tuple[int, ...], reduction: str) -> Any:
     """The KL of numpy ``arrays`` (mu, logvar, mu_p, logvar_p; ``None`` for no prior), reduced.
 
@@ -168,13 +231,7 @@ def kl_tiled(arrays: list[Any], shape: tuple[int, ...], reduction: str) -> Any:
         tile_rows, tile_cols = 1, tile
     half_rows = np.zeros(rows, dtype=dtype)
     elementwise = np.empty((rows, width), dtype=dtype) if reduction == "none" else None
-    names = ["a", "mask", "e", "sq", "m", "w", "d", "d_lo"]
-
-    used = [n for n in names if n not in ("m", "w", "d", "d_lo")]
-    if arrays[2] is not None or arrays[3] is not None:
-        used += ["m", "w"]
-    if arrays[3] is not None:
-        used += ["d", "d_lo"]
+    used = _buffer_names(arrays)
 
     def work(start: int, stop: int) -> None:
         flat = {name: np.empty(tile_rows * tile_cols, dtype=dtype) for name in used}
@@ -208,20 +265,4 @@ def kl_tiled(arrays: list[Any], shape: tuple[int, ...], reduction: str) -> Any:
     else:
         work(0, rows)
 
-    with np.errstate(all="ignore"):
-        bad = np.flatnonzero(~np.isfinite(half_rows))
-        if bad.size:  # overflow of an intermediate, or inf/nan inputs: redo exactly
-            parts = [None if v is None else v[bad] for v in views]
-            fixed = kl_pieces(np, *parts)[0]
-            half_rows[bad] = np.sum(fixed, axis=1)
-            if elementwise is not None:
-                elementwise[bad] = fixed
-    if reduction == "none":
-        assert elementwise is not None
-        return elementwise.reshape(shape)
-    if reduction == "batch":
-        return half_rows.reshape(shape[:-1])
-    total = half_rows.sum()
-    if reduction == "sum":
-        return total
-    return total / (rows if reduction == "batchmean" else size)
+    return _finish(views, half_rows, elementwise, shape, reduction)
