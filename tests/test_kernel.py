@@ -503,6 +503,8 @@ def test_the_thread_pool_works_in_a_forked_child() -> None:
         expected = gaussian_kl(mu, np.zeros((64, 8)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # 3.12: fork with threads
+            # JAX, when an earlier test imported it, warns at every fork; the child uses numpy only
+            warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
             pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             ok = np.array_equal(gaussian_kl(mu, np.zeros((64, 8))), expected)
