@@ -240,3 +240,17 @@ def test_a_misspelt_slug_of_a_users_file_gets_a_suggestion(tmp_path: Path) -> No
     run = _cli("prove", "my-frist-proof", "--file", str(src))
     assert run.returncode == 2
     assert "did you mean 'my-first-proof'?" in run.stderr
+
+
+def test_report_reads_the_settings_and_is_quiet_or_verbose_on_request(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.elbo-check]\nstrict = true\nstep-timout = 7\n")
+    typo = _cli("report", "bayes", "--out", "o", "--format", "md", cwd=tmp_path)
+    assert typo.returncode == 2
+    assert "did you mean 'step-timeout'" in typo.stderr
+    (tmp_path / "pyproject.toml").write_text("[tool.elbo-check]\nstrict = true\n")
+    quiet = _cli("report", "bayes", "--out", "o", "--format", "md", "-q", cwd=tmp_path)
+    assert (quiet.returncode, quiet.stdout) == (0, "")
+    assert (tmp_path / "o" / "report.md").is_file()
+    loud = _cli("report", "bayes", "--out", "o", "--format", "md", "-v", cwd=tmp_path)
+    assert loud.returncode == 0
+    assert "elbo-check: bayes step 1: proved" in loud.stderr

@@ -72,12 +72,19 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     report.add_argument(
         "--step-timeout",
         type=_positive_float,
-        default=5.0,
+        default=None,
         metavar="S",
-        help="seconds of symbolic work per step (default 5)",
+        help="seconds of symbolic work per step (default 5, or [tool.elbo-check] step-timeout)",
     )
     report.add_argument(
         "--seed", type=int, default=0, help="seed of the numeric stages (default 0)"
+    )
+    loudness = report.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but errors (the exit code tells)"
+    )
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", help="one line per checked step on standard error"
     )
     return report
 
@@ -117,16 +124,17 @@ def run_report(
 ) -> int:
     """Prove the chosen derivations and write the report; returns the exit code."""
     from elbo_check.checker import CheckConfig, Checker
-    from elbo_check.cli import EXIT_FAIL, EXIT_OK, _collect
+    from elbo_check.cli import EXIT_FAIL, EXIT_OK, _apply_settings, _collect, _progress
     from elbo_check.report._model import ReportMeta
     from elbo_check.report._write import prepare_directory, write_report
 
     prepare_directory(ns.out)  # fail fast, before any proving
     if ns.evidence:
         _require_matplotlib()
+    _apply_settings(ns)
     chosen = _collect(ns)
     checker = Checker(CheckConfig(step_timeout=ns.step_timeout, seed=ns.seed))
-    results = [checker.check(d) for d in chosen]
+    results = [checker.check(d, on_step=_progress(False, err, d.name, ns.verbose)) for d in chosen]
     evidence, figures = None, []
     if ns.evidence:
         from elbo_check.evidence import collect_evidence
@@ -140,7 +148,8 @@ def run_report(
         results, ns.out, meta, formats=ns.formats, evidence=evidence, figures=figures
     )
     for path in paths:
-        out.write(f"wrote {path}\n")
+        if not ns.quiet:
+            out.write(f"wrote {path}\n")
     ok = all(
         r.verdict.is_proof if ns.strict else r.verdict.passes for res in results for r in res.steps
     )
