@@ -17,7 +17,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -25,9 +25,10 @@ from elbo_check.errors import ElboCheckError
 
 if TYPE_CHECKING:
     from elbo_check.derivation import Derivation
+    from elbo_check.evidence import EvidenceLine
     from elbo_check.results import StepResult
 
-__all__ = ["build_parser", "main", "write_atomically"]
+__all__ = ["build_parser", "main", "report_evidence", "write_atomically"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -363,24 +364,29 @@ def _prove(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         write_atomically(ns.output, text)
     else:
         out.write(colourize(text) if ns.format == "text" and use_colour(out) else text)
-    failed_evidence = [
-        (name, line) for name, lines in (evidence or {}).items() for line in lines if line.failed
-    ]
+    evidence_failed = report_evidence(evidence, err)
+    ok = all(
+        r.verdict.is_proof if ns.strict else r.verdict.passes for res in results for r in res.steps
+    )
+    return EXIT_OK if ok and not evidence_failed else EXIT_FAIL
+
+
+def report_evidence(evidence: Mapping[str, Sequence[EvidenceLine]] | None, err: TextIO) -> bool:
+    """Note skipped evidence lines and warn loudly about failed ones; True when any failed."""
+    failed = False
     for name, lines in (evidence or {}).items():
         for line in lines:
             if line.skipped:
                 err.write(
                     f"elbo-check: note: numeric evidence skipped for {name}: {line.format_text()}\n"
                 )
-    for name, line in failed_evidence:
-        err.write(
-            f"elbo-check: WARNING: numeric evidence failed for proved result {name}: "
-            f"{line.format_text()} (this would mean a bug in the checker)\n"
-        )
-    ok = all(
-        r.verdict.is_proof if ns.strict else r.verdict.passes for res in results for r in res.steps
-    )
-    return EXIT_OK if ok and not failed_evidence else EXIT_FAIL
+            elif line.failed:
+                failed = True
+                err.write(
+                    f"elbo-check: WARNING: numeric evidence failed for proved result {name}: "
+                    f"{line.format_text()} (this would mean a bug in the checker)\n"
+                )
+    return failed
 
 
 def main(

@@ -124,7 +124,14 @@ def run_report(
 ) -> int:
     """Prove the chosen derivations and write the report; returns the exit code."""
     from elbo_check.checker import CheckConfig, Checker
-    from elbo_check.cli import EXIT_FAIL, EXIT_OK, _apply_settings, _collect, _progress
+    from elbo_check.cli import (
+        EXIT_FAIL,
+        EXIT_OK,
+        _apply_settings,
+        _collect,
+        _progress,
+        report_evidence,
+    )
     from elbo_check.report._model import ReportMeta
     from elbo_check.report._write import prepare_directory, write_report
 
@@ -153,18 +160,5 @@ def run_report(
     ok = all(
         r.verdict.is_proof if ns.strict else r.verdict.passes for res in results for r in res.steps
     )
-    failed = [
-        (name, line) for name, lines in (evidence or {}).items() for line in lines if line.failed
-    ]
-    for name, lines in (evidence or {}).items():
-        for line in lines:
-            if line.skipped:
-                err.write(
-                    f"elbo-check: note: numeric evidence skipped for {name}: {line.format_text()}\n"
-                )
-    for name, line in failed:
-        err.write(
-            f"elbo-check: WARNING: numeric evidence failed for proved result {name}: "
-            f"{line.format_text()} (this would mean a bug in the checker)\n"
-        )
+    failed = report_evidence(evidence, err)
     return EXIT_OK if ok and not failed else EXIT_FAIL
