@@ -34,6 +34,7 @@ import sympy as sp
 from elbo_check.derivation import Derivation
 from elbo_check.errors import UsageError
 from elbo_check.klformula._discrete import discrete_derivation
+from elbo_check.klformula._domains import parameter_refusal
 from elbo_check.klformula._moments import (
     EXPONENTIAL_CONCRETE,
     MODELS,
@@ -319,6 +320,9 @@ def derive(q: Dist, p: Dist) -> Derived:
     try:
         if q.family.kind is not p.family.kind:
             return Derived(None, None, f"{qn} vs {pn}: a density against a mass function has no KL")
+        refused = parameter_refusal(q) or parameter_refusal(p)
+        if refused is not None:  # every generated axiom holds only inside the domains
+            return Derived(None, None, f"parameters outside the family's domain: {refused}")
         outside = outside_support(q, p)
         if outside is not None:
             reason = f"q puts mass {outside} of p's support, where p = 0: KL = +oo"
