@@ -71,14 +71,17 @@ def parameter_refusal(dist: Dist) -> str | None:
             return f"{_show(dist)}: {fam.name} takes {len(fam.params)} parameters"
         names, domains = fam.params, fam.domains
     for name, arg, domain in zip(names, args, domains, strict=True):
-        if not isinstance(arg, sp.Expr) or not _exact(arg):
+        if not isinstance(arg, sp.Expr):
+            return f"{_show(dist)}: {name} = {arg!r} is not a sympy expression"
+        if not _exact(arg):
             return f"{_show(dist)}: {name} = {sp.sstr(arg)} is not an exact real number or symbol"
         why = _domain_refusal(name, arg, domain)
         if why:
             return f"{_show(dist)}: {why}"
     if fam.variadic and fact(sp.Add(*args) - 1, "nonzero") is True:
         return f"{_show(dist)}: the probabilities do not sum to 1"
-    if fam.name == "Uniform" and fact(args[1] - args[0], "positive") is not True:
-        if fact(args[1] - args[0], "nonpositive") is True or (args[1] - args[0]).is_number:
-            return f"{_show(dist)}: a Uniform(a, b) needs a < b"
+    width = args[1] - args[0] if fam.name == "Uniform" else sp.Integer(1)
+    # a symbolic width: a < b is the derivation's side condition; refuse what contradicts it
+    if fact(width, "positive") is not True and (width.is_number or fact(width, "nonpositive")):
+        return f"{_show(dist)}: a Uniform(a, b) needs a < b"
     return None

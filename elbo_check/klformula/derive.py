@@ -357,6 +357,10 @@ def conclude(derivation: Derivation, claim: sp.Expr) -> Derivation:
     >>> Core().decide(bad, bad.steps[-1]).proved
     False
     """
+    if isinstance(claim, int) and not isinstance(claim, bool):
+        claim = sp.Integer(claim)
+    if not isinstance(claim, sp.Expr):
+        raise UsageError(f"the claimed closed form must be a sympy expression, got {claim!r}")
     copy = Derivation(
         derivation.name,
         title=derivation.title,
