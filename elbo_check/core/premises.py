@@ -399,23 +399,22 @@ def binder_refusal(derivation: Derivation, mapping: tuple) -> str:
     bound, present = _summary(derivation, slots, {})
     if not bound:
         return ""
-    renamed = {old: new for old, new in mapping if isinstance(old, sp.Symbol) and old in bound}
-    for old, new in renamed.items():
-        if new == old:
-            continue
-        if not isinstance(new, sp.Symbol) or isinstance(new, sp.Wild) or new in present:
-            return (
-                f"{old} is bound in the lemma (integrated, differentiated or a KL's variable); "
-                f"it can only be renamed to a fresh symbol, not {new}"
-            )
-    targets = [new for old, new in renamed.items() if new != old]
-    if len(set(targets)) != len(targets):
-        return "two bound variables of the lemma cannot be renamed to the same symbol"
+    # the substitution is applied pair by pair, so it is checked pair by pair: a renamed
+    # bound variable stays bound under its new name (z := t, then t := m2 is refused)
     for old, new in mapping:
-        if old in renamed:
+        if isinstance(old, sp.Symbol) and old in bound:
+            if new == old:
+                continue
+            if not isinstance(new, sp.Symbol) or isinstance(new, sp.Wild) or new in present:
+                return (
+                    f"{old} is bound in the lemma (integrated, differentiated or a KL's "
+                    f"variable); it can only be renamed to a fresh symbol, not {new}"
+                )
+            bound, present = bound | {new}, present | {new}
             continue
-        caught = _value_symbols(new) & (bound | set(targets))
+        caught = _value_symbols(new) & bound
         if caught:
             shown = sorted(map(str, caught))
             return f"the value {new} for {old} would be captured by the bound variable(s) {shown}"
+        present = present | _value_symbols(new)
     return ""

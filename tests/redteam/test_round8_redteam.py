@@ -459,6 +459,25 @@ def _instance(mapping_of) -> str:
     return _steps(Derivation("i").start(lhs).equals((m1 - m2) ** 2 / 2, by=rule))[0]
 
 
+def _two_instantiations() -> str:
+    """z := t (a fresh name), then t := m2 on the instance: the capture in two moves."""
+    from elbo_check.vocab import z
+
+    gu, lemma = _unit_variance()
+    rule = instantiate(instantiate(lemma, {z: t}), {t: gu.M2})
+    return _steps(Derivation("two").start(rule.lhs).equals(rule.rhs, by=rule))[0]
+
+
+def _through_a_wrapping_lemma() -> str:
+    """A lemma that only cites the unit-variance lemma still binds z."""
+    from elbo_check.vocab import z
+
+    gu, lemma = _unit_variance()
+    wrap = Derivation("wrap").start(lemma.lhs).equals(lemma.rhs, by=lemma).as_lemma()
+    rule = instantiate(wrap, {z: gu.M2})
+    return _steps(Derivation("w").start(rule.lhs).equals(rule.rhs, by=rule))[0]
+
+
 def _univariate_capture() -> str:
     """The older lemma had the same hole: its statement's KL binds z too."""
     import derivations.gaussian_kl_univariate as uni
@@ -489,6 +508,8 @@ LEMMAS = [
         lambda: _instance(lambda gu, z: {z: t, gu.M1: t}),
     ),
     ("the older univariate lemma with m1 := z", "false", _univariate_capture),
+    ("z := t then t := m2, in two instantiations", "false", _two_instantiations),
+    ("z := m2 through a lemma that wraps the lemma", "false", _through_a_wrapping_lemma),
 ]
 
 
