@@ -171,6 +171,11 @@ HALF_LINE = [
         lambda: _first(_half(sp.exp(-u) * sp.exp(-a * u)), 1 / (1 + a)),
     ),
     (
+        "an outer range written backwards over [-1, 2] reaches rate 0",
+        "false",
+        lambda: _first(sp.Integral(_half(y * sp.exp(-y * u)), (y, 2, -1)), -3),
+    ),
+    (
         "a huge constant in the exponent",
         "proved",
         lambda: _first(_half(sp.exp(-u + 10**100)), sp.exp(10**100)),
@@ -510,6 +515,29 @@ LEMMAS = [
     ("the older univariate lemma with m1 := z", "false", _univariate_capture),
     ("z := t then t := m2, in two instantiations", "false", _two_instantiations),
     ("z := m2 through a lemma that wraps the lemma", "false", _through_a_wrapping_lemma),
+]
+
+
+def _elbo_instance(mapping_of, *extra) -> str:
+    from elbo_check import vocab
+
+    rule = instantiate(vocab.ELBO_RECONSTRUCTION_KL, mapping_of(vocab))
+    return _steps(Derivation("e").start(rule.lhs).equals(rule.rhs, by=[rule, *extra]))[0]
+
+
+LEMMAS += [
+    (
+        "ELBO lemma with q := 2q needs the changed premises",
+        "false",
+        lambda: _elbo_instance(lambda v: {v.q: sp.Lambda(v.z, 2 * v.q(v.z))}),
+    ),
+    (
+        "ELBO lemma with p(z) := q needs the product rule's instance",
+        "false",
+        lambda: _elbo_instance(lambda v: {v.p_prior: sp.Lambda(v.z, v.q(v.z))}),
+    ),
+    ("ELBO lemma with x := z is a capture", "false", lambda: _elbo_instance(lambda v: {v.x: v.z})),
+    ("ELBO lemma with z := x is a capture", "false", lambda: _elbo_instance(lambda v: {v.z: v.x})),
 ]
 
 
