@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from elbo_check.core.fragment import fact
+from elbo_check.core.fragment import fact, is_real_valued
 from elbo_check.klformula.families import MAX_CATEGORIES, Domain
 from elbo_check.klformula.spec import Dist
 
@@ -40,7 +40,7 @@ def _exact(arg: sp.Expr) -> bool:
 
 
 def _domain_refusal(name: str, arg: sp.Expr, domain: Domain) -> str | None:
-    if fact(arg, "real") is not True:
+    if not is_real_valued(arg):
         return f"{name} = {sp.sstr(arg)} is not provably real"
     if domain is Domain.POSITIVE and fact(arg, "positive") is not True:
         return f"{name} = {sp.sstr(arg)} is not provably positive"
