@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from elbo_check.derivation import Derivation
 from elbo_check.errors import UsageError
@@ -376,6 +377,18 @@ def conclude(derivation: Derivation, claim: sp.Expr) -> Derivation:
     # same for the claim's own logs, so that a claim may split or combine those logs its own way
     final = derivation.steps[-1].rules
     core_claim = to_core(claim)
+    # a closed form: the derivation's side conditions (integrability of its sufficient
+    # statistics) would otherwise let an integral in the claim cancel oo - oo
+    hidden = core_claim.atoms(sp.Integral, sp.Derivative, AppliedUndef) | {
+        f
+        for f in core_claim.atoms(sp.Function)
+        if getattr(type(f), "opaque", False) and not isinstance(f, (Digamma, LogGamma))
+    }
+    if hidden:
+        shown = sp.sstr(sorted(hidden, key=sp.default_sort_key)[0])[:60]
+        raise UsageError(
+            f"a claimed closed form holds no integral, derivative or abstract function: {shown}"
+        )
     names = {r.name for r in final}
     why = "positive by the derivation's side conditions"
     own = [r for r in quotient_logs(core_claim, positives_of(final), why) if r.name not in names]

@@ -39,6 +39,7 @@ oo = sp.oo
 R = sp.Rational
 u = sp.Symbol("u", real=True)
 y = sp.Symbol("y", real=True)
+x = sp.Symbol("x", real=True)
 t = sp.Symbol("t", real=True)
 a = sp.Symbol("a", positive=True)
 q = sp.Function("q", positive=True)
@@ -417,6 +418,46 @@ CLAIMS = [
 ]
 
 
+def _oo_minus_oo_claim(extra_of) -> str:
+    """closed + ∫ f (e^x + 1) - ∫ f e^x - ∫ f: oo - oo for theta1 >= 1 (E[e^X] = oo there)."""
+    from elbo_check.klformula._moments import MODELS
+
+    d, closed, k1 = _gamma_pair()
+    theta1 = next(s for s in closed.free_symbols if s.name == "theta1")
+    f = MODELS["Gamma"].head(x, k1, theta1)
+
+    def over(body):
+        return sp.Integral(body, (x, 0, oo))
+
+    return _steps(conclude(d, closed + extra_of(f, over)))[-1]
+
+
+OPAQUE_CLAIMS = [
+    (
+        "oo - oo through the integrability side condition",
+        "false",
+        lambda: _oo_minus_oo_claim(
+            lambda f, over: over(f * (sp.exp(x) + 1)) - over(f * sp.exp(x)) - over(f)
+        ),
+    ),
+    (
+        "an abstract density in the claim",
+        "false",
+        lambda: _oo_minus_oo_claim(lambda f, over: f - f.func(x + 1, *f.args[1:])),
+    ),
+    (
+        "a true derivative in the claim is never refuted",
+        "true",
+        lambda: _oo_minus_oo_claim(lambda f, over: sp.Derivative(x**2, x) - 2 * x),
+    ),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(OPAQUE_CLAIMS))
+def test_a_claimed_closed_form_holds_no_integral_or_abstract_function(expect, thunk):
+    run_case(expect, thunk)
+
+
 @pytest.mark.parametrize("claim", CLAIMS, ids=[repr(c) for c in CLAIMS])
 def test_conclude_never_crashes_and_never_proves_a_wrong_claim(claim):
     d = pair_derivation("Exponential", "Exponential")
@@ -558,7 +599,6 @@ def _concavity(start, relation: str, other) -> str:
 
 
 b = sp.Symbol("b", positive=True)
-x = sp.Symbol("x", real=True)
 half_logs = (sp.log(a) + sp.log(b)) / 2
 VOCAB = [
     (
