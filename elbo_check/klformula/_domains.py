@@ -51,6 +51,8 @@ def _domain_refusal(name: str, arg: sp.Expr, domain: Domain) -> str | None:
     if domain is Domain.PROBABILITY:
         if arg.is_number and not (isinstance(arg, sp.Rational) and 0 < arg < 1):
             return f"{name} = {sp.sstr(arg)} is not a probability in (0, 1)"
+        if isinstance(arg, sp.Symbol) and fact(arg, "positive") is not True:
+            return f"{name} = {sp.sstr(arg)} is not declared positive"
         # a symbolic probability: 0 < p < 1 is the derivation's side condition, so refuse
         # only what it would contradict
         if fact(arg, "nonpositive") is True or fact(arg - 1, "nonnegative") is True:

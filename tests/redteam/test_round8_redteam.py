@@ -295,6 +295,10 @@ OUTSIDE = [
     ("Gamma(-1, 2)", (_d("Gamma", -1, 2), _d("Gamma", 1, 1))),
     ("Binomial(3, p) against p = 1", (_d("Binomial", 3, R(1, 2)), _d("Binomial", 3, 1))),
     ("Geometric(1)", (_d("Geometric", 1), _d("Geometric", R(1, 2)))),
+    (
+        "a real symbol as a probability",
+        (Dist(FAMILIES["Bernoulli"], (t,)), _d("Bernoulli", R(1, 2))),
+    ),
     ("a real symbol as a rate", (Dist(FAMILIES["Exponential"], (t,)), _d("Exponential", 1))),
     (
         "a positive non-integer symbol as n",
@@ -566,7 +570,17 @@ def _elbo_instance(mapping_of, *extra) -> str:
     return _steps(Derivation("e").start(rule.lhs).equals(rule.rhs, by=[rule, *extra]))[0]
 
 
+def _gibbs_with_a_captured_density() -> str:
+    from elbo_check import vocab
+    from elbo_check.vocab import normal_pdf
+
+    gibbs = vocab.GIBBS
+    rule = instantiate(gibbs, {vocab.q: sp.Lambda(t, normal_pdf(t, vocab.z, 1))})
+    return _steps(Derivation("g").start(rule.nonneg).geq(0, by=rule))[0]
+
+
 LEMMAS += [
+    ("Gibbs with q := N(.; z, 1), z its own variable", "false", _gibbs_with_a_captured_density),
     (
         "ELBO lemma with q := 2q needs the changed premises",
         "false",
