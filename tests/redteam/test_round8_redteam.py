@@ -684,3 +684,18 @@ def _prior_normalises(density_of) -> str:
 @pytest.mark.parametrize(("expect", "thunk"), cases(VOCAB))
 def test_the_new_vocabulary_rules_prove_only_what_they_say(expect, thunk):
     run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 6. Open (completeness, not soundness)
+# ---------------------------------------------------------------------------
+@pytest.mark.xfail(
+    strict=True,
+    reason="FOUND (completeness): at numeric Gamma parameters sympy evaluates digamma(2) and "
+    "loggamma(3) in the shown closed form (-1 + EulerGamma + log 2), but the derivation ends "
+    "at -Digamma(2) - LogGamma(2) + LogGamma(3), and no cited axiom gives those values, so "
+    "the tool's own answer is undecided",
+)
+def test_the_shown_closed_form_at_numeric_gamma_parameters_is_proved():
+    out = derive(_d("Gamma", 2, 1), _d("Gamma", 3, 1))
+    assert _steps(conclude(out.derivation, out.closed_form))[-1] == "proved"
