@@ -329,18 +329,22 @@ def _flat(arg: sp.Basic) -> tuple[sp.Basic, ...]:
 
 def binder_slots(rules: Iterable[Rule]) -> set[Slot]:
     """Argument slots that bind: ``(H, i)`` where a cited rule relates ``H(.., w, ..)``
-    (``w`` a pattern variable in slot ``i``) to an expression that integrates or
-    differentiates over ``w``, as ``KL(F, G, v) := ∫ F log(F/G) dv`` binds slot 2."""
+    (``w`` a pattern variable in slot ``i``) to an expression that binds ``w``: integrates
+    or differentiates over it, as ``KL(F, G, v) := ∫ F log(F/G) dv`` binds slot 2, or
+    passes it to a binding slot, as ``H(F, G, v) := KL(F, G, v)`` does (to a fixed point)."""
+    pairs = [pair for rule in rules for pair in rule.patterns]
     out: set[Slot] = set()
-    for rule in rules:
-        for pair in rule.patterns:
+    while True:
+        size = len(out)
+        for pair in pairs:
             for side, other in (pair, pair[::-1]):
-                bound = bound_variables([other])
+                bound = _slot_bound([other], out)
                 for app in side.atoms(sp.Function):
                     for i, arg in enumerate(app.args):
                         if any(isinstance(w, sp.Wild) and w in bound for w in _flat(arg)):
                             out.add((type(app), i))
-    return out
+        if len(out) == size:
+            return out
 
 
 def _slot_bound(exprs: list[sp.Expr], slots: set[Slot]) -> set[sp.Symbol]:

@@ -528,6 +528,37 @@ def _through_a_wrapping_lemma() -> str:
     return _steps(Derivation("w").start(rule.lhs).equals(rule.rhs, by=rule))[0]
 
 
+class H2(sp.Function):
+    """An opaque alias of KL: its binding slot is found through the definition H2 := KL."""
+
+    nargs = 3
+    is_real = True
+    opaque = True
+
+
+def _through_an_alias_of_kl() -> list[str]:
+    """A lemma about H2 := KL proved from the integral (w), then z := m2: -1/2 again."""
+    from elbo_check.rules import definition
+    from elbo_check.vocab import KL, KL_DEFINITION, normal_pdf, z
+
+    m1, m2 = sp.symbols("m1 m2", real=True)
+    fw, gw = sp.Wild("F", positive=True), sp.Wild("G", positive=True)
+    alias = definition(
+        "H2", H2(fw, gw, sp.Wild("V", real=True)), KL(fw, gw, sp.Wild("V", real=True))
+    )
+    w = sp.Symbol("w", real=True)
+    qw, pw = normal_pdf(w, m1, 1), normal_pdf(w, m2, 1)
+    lemma = Derivation("h2").start(H2(normal_pdf(z, m1, 1), normal_pdf(z, m2, 1), z))
+    lemma.equals(sp.Integral(qw * sp.log(qw / pw), (w, -oo, oo)), by=[alias, KL_DEFINITION])
+    lemma.equals((m1 - m2) ** 2 / 2, by="Gaussian moments")
+    rule = instantiate(lemma.as_lemma(), {z: m2})
+    f, g = normal_pdf(w, m1, 1), 1 / sp.sqrt(2 * sp.pi)
+    d = Derivation("alias").start((m1 - m2) ** 2 / 2).equals(rule.lhs, by=rule)
+    d.equals(sp.Integral(f * sp.log(f / g), (w, -oo, oo)), by=[alias, KL_DEFINITION])
+    d.equals(-R(1, 2), by="Gaussian moments")
+    return _steps(d)
+
+
 def _univariate_capture() -> str:
     """The older lemma had the same hole: its statement's KL binds z too."""
     import derivations.gaussian_kl_univariate as uni
@@ -560,6 +591,11 @@ LEMMAS = [
     ("the older univariate lemma with m1 := z", "false", _univariate_capture),
     ("z := t then t := m2, in two instantiations", "false", _two_instantiations),
     ("z := m2 through a lemma that wraps the lemma", "false", _through_a_wrapping_lemma),
+    (
+        "z := m2 in a lemma about an alias H2 := KL",
+        "check",
+        lambda: not all(v == "proved" for v in _through_an_alias_of_kl()),
+    ),
 ]
 
 
