@@ -166,6 +166,32 @@ def check_definitions(derivation: Derivation) -> None:
             body = [rhs for lhs, rhs in rule.patterns if definition_head(lhs) == head]
             meaning.setdefault(head, (rule.name, body))
 
+    # a definition cited next to an axiom (or inequality) that already says something about
+    # its name is not conservative: DIFF_MU next to fp_T := 0 makes every gradient 0.  (An
+    # axiom in a citing derivation may restate a lemma's definition instantiated: that is
+    # how an instance's hypothesis is discharged, and the ledger lists both.)
+    for node in _reachable_derivations(derivation, set()):
+        rules = cited(node)
+        defined = {
+            definition_head(lhs): r.name
+            for r in rules
+            if r.kind == "definition"
+            for lhs, _ in r.patterns
+        }
+        for rule in rules:
+            if rule.kind not in ("axiom", "inequality") or not defined:
+                continue
+            said = [e for pair in rule.patterns for e in pair] + (
+                [rule.nonneg] if rule.nonneg is not None else []
+            )
+            for head, name in defined.items():
+                if any(e.has(head) if isinstance(head, sp.Symbol) else e.atoms(head) for e in said):
+                    raise DerivationError(
+                        f"{head} is defined by {name!r} but the {rule.kind} {rule.name!r} cited "
+                        "next to it already says something about it: a definition introduces "
+                        "a new name"
+                    )
+
     # a cycle through the definitions would let a name mean two things
     def uses(head: object) -> set[object]:
         body = meaning[head][1]
@@ -184,6 +210,17 @@ def check_definitions(derivation: Derivation) -> None:
             if head not in reached:
                 reached.add(head)
                 stack.extend(uses(head))
+
+
+def _reachable_derivations(derivation: Derivation, seen: set[int]) -> list[Derivation]:
+    if id(derivation) in seen:
+        return []
+    seen.add(id(derivation))
+    out = [derivation]
+    for rule in cited(derivation):
+        if rule.kind == "lemma" and rule.origin is not None:
+            out += _reachable_derivations(rule.origin.derivation, seen)
+    return out
 
 
 def _reachable_rules(derivation: Derivation, seen: set[int]) -> list[Rule]:

@@ -709,6 +709,77 @@ VOCAB = [
 ]
 
 
+def _one_is_five() -> list[str]:
+    """axiom g(1) = 5 and definition g(w) := w: each harmless alone, 1 = 5 together."""
+    from elbo_check.rules import axiom, definition
+
+    g = sp.Function("g", real=True)
+    one, five = sp.Integer(1), sp.Integer(5)
+    d = (
+        Derivation("one-five")
+        .start(one)
+        .equals(g(one), by=definition("g", g(sp.Wild("w", real=True)), sp.Wild("w", real=True)))
+    )
+    d.equals(five, by=axiom("g one", g(one), five))
+    return _steps(d)
+
+
+def _gradient_is_zero() -> list[str]:
+    """The reparameterisation's axiom DIFF_MU next to fp_T := 0: d/dmu E[f] = 0 for every f."""
+    import derivations.reparameterization as rep
+    from elbo_check.rules import definition
+    from elbo_check.vocab import normal_pdf
+
+    wilds = [sp.Wild(n, real=True) for n in ("w1", "w2", "w3")]
+    zero = definition("fp_T is 0", rep.fp_T(*wilds), sp.Integer(0))
+    phi = normal_pdf(rep.EPS, 0, 1)
+    inner = sp.Integral(phi * rep.f(rep.MU + rep.SIGMA * rep.EPS), (rep.EPS, -oo, oo))
+    d = Derivation("zero-gradient", assumptions=[rep.DOMINATED_CONVERGENCE])
+    d.start(sp.Derivative(inner, rep.MU))
+    d.equals(
+        sp.Integral(phi * rep.fp_T(rep.MU, rep.SIGMA, rep.EPS), (rep.EPS, -oo, oo)),
+        by=[rep.DIFF_MU],
+    )
+    d.equals(0, by=[zero])
+    return _steps(d)
+
+
+DEFINITIONS = [
+    (
+        "1 = 5 from an axiom and a definition of the same name",
+        "check",
+        lambda: not all(v == "proved" for v in _one_is_five()),
+    ),
+    (
+        "d/dmu E[f] = 0 from DIFF_MU and fp_T := 0",
+        "check",
+        lambda: not all(v == "proved" for v in _gradient_is_zero()),
+    ),
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="OPEN (design): a definition inside a lemma and an axiom about the same name in the "
+    "citing derivation are still accepted (round 5 discharges an instantiated definition premise "
+    "that way); the ledger lists both, but t + 1 = t is proved",
+)
+def test_a_lemma_definition_and_an_outside_axiom_do_not_prove_a_plus_one_is_a():
+    from elbo_check.rules import axiom, definition
+
+    g = sp.Function("g", real=True)
+    w = sp.Wild("w", real=True)
+    lemma = Derivation("g-lemma").start(g(t)).equals(t, by=definition("g", g(w), w)).as_lemma()
+    d = Derivation("shift").start(t + 1).equals(g(t), by=axiom("g shift", g(t), t + 1))
+    d.equals(t, by=lemma)
+    assert not all(v == "proved" for v in _steps(d))
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(DEFINITIONS))
+def test_a_definition_never_names_what_an_axiom_already_constrains(expect, thunk):
+    run_case(expect, thunk)
+
+
 def _prior_normalises(density_of) -> str:
     from elbo_check import vocab
 
