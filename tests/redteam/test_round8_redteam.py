@@ -15,7 +15,16 @@ behaviour (checked with mpmath where a value matters).  Found and fixed here:
 * **lemma instances** could substitute into, or capture by, a variable that
   the lemma binds only through an opaque function's definition (KL's third
   argument): ``(m1 - m2)²/2 = -1/2`` was proved from the unit-variance
-  lemma with ``z := m2``.  Now ``core.premises.binder_refusal``.
+  lemma with ``z := m2`` (also in two instantiations, through a wrapping
+  lemma, and through an alias ``H2 := KL``).  Now ``core.premises.binder_refusal``.
+* **conclude** accepted integrals in a claim, and the derivation's
+  integrability side condition let ``∫ f (e^x + 1) - ∫ f e^x - ∫ f`` cancel
+  oo - oo.  A claimed closed form now holds no integral or abstract function.
+* **definitions** of a name that an axiom cited next to them constrains:
+  DIFF_MU with ``fp_T := 0`` proved every gradient 0.  Now a usage error.
+
+Left open (strict xfail): the same through a lemma's definition (design),
+and the closed form shown at numeric Gamma parameters (completeness).
 """
 
 from __future__ import annotations
