@@ -166,31 +166,7 @@ def check_definitions(derivation: Derivation) -> None:
             body = [rhs for lhs, rhs in rule.patterns if definition_head(lhs) == head]
             meaning.setdefault(head, (rule.name, body))
 
-    # a definition cited next to an axiom (or inequality) that already says something about
-    # its name is not conservative: DIFF_MU next to fp_T := 0 makes every gradient 0.  (An
-    # axiom in a citing derivation may restate a lemma's definition instantiated: that is
-    # how an instance's hypothesis is discharged, and the ledger lists both.)
-    for node in _reachable_derivations(derivation, set()):
-        rules = cited(node)
-        defined = {
-            definition_head(lhs): r.name
-            for r in rules
-            if r.kind == "definition"
-            for lhs, _ in r.patterns
-        }
-        for rule in rules:
-            if rule.kind not in ("axiom", "inequality") or not defined:
-                continue
-            said = [e for pair in rule.patterns for e in pair] + (
-                [rule.nonneg] if rule.nonneg is not None else []
-            )
-            for head, name in defined.items():
-                if any(e.has(head) if isinstance(head, sp.Symbol) else e.atoms(head) for e in said):
-                    raise DerivationError(
-                        f"{head} is defined by {name!r} but the {rule.kind} {rule.name!r} cited "
-                        "next to it already says something about it: a definition introduces "
-                        "a new name"
-                    )
+    _check_conservative(derivation)
 
     # a cycle through the definitions would let a name mean two things
     def uses(head: object) -> set[object]:
@@ -210,6 +186,59 @@ def check_definitions(derivation: Derivation) -> None:
             if head not in reached:
                 reached.add(head)
                 stack.extend(uses(head))
+
+
+def _check_conservative(derivation: Derivation) -> None:
+    """No axiom or inequality says something about a defined name, unless it restates a
+    changed hypothesis of a lemma instance cited next to it (that is how the instance's
+    changed definition premise is discharged; the ledger lists both).
+
+    Otherwise the pair is inconsistent: the axiom ``g(1) = 5`` next to ``g(w) := w``
+    proves 1 = 5, and DIFF_MU next to ``fp_T := 0`` makes every gradient 0.
+    """
+    for node in _reachable_derivations(derivation, set()):
+        rules = cited(node)
+        defined = {
+            definition_head(lhs): r.name
+            for r in _reachable_rules(node, set())
+            if r.kind == "definition"
+            for lhs, _ in r.patterns
+        }
+        if not defined:
+            continue
+        restated: list[_RuleData] | None = None
+        for rule in rules:
+            if rule.kind not in ("axiom", "inequality"):
+                continue
+            said = [e for pair in rule.patterns for e in pair]
+            said += [rule.nonneg] if rule.nonneg is not None else []
+            heads = [
+                (head, name)
+                for head, name in defined.items()
+                if any(e.has(head) if isinstance(head, sp.Symbol) else e.atoms(head) for e in said)
+            ]
+            if not heads:
+                continue
+            if restated is None:
+                restated = _restated_hypotheses(rules)
+            if any(same_data(_data(rule), data) for data in restated):
+                continue
+            head, name = heads[0]
+            raise DerivationError(
+                f"{head} is defined by {name!r} but the {rule.kind} {rule.name!r} already says "
+                "something about it: a definition introduces a new name"
+            )
+
+
+def _restated_hypotheses(rules: list[Rule]) -> list[_RuleData]:
+    """The changed hypotheses of the lemma instances among ``rules``."""
+    out: list[_RuleData] = []
+    for rule in rules:
+        if rule.kind == "lemma" and rule.origin is not None:
+            changed = hypotheses(rule.origin.derivation, rule.origin.mapping)
+            if not isinstance(changed, str):
+                out += [data for _, data in changed]
+    return out
 
 
 def _reachable_derivations(derivation: Derivation, seen: set[int]) -> list[Derivation]:
