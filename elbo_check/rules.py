@@ -439,6 +439,7 @@ def instantiate(rule: Rule, mapping: dict[object, object], name: str | None = No
         lemma_statement,
         substitute,
     )
+    from elbo_check.core.premises import binder_refusal
 
     if not isinstance(rule, Rule):
         raise DerivationError(f"instantiate needs a Rule, got {rule!r}")
@@ -464,6 +465,9 @@ def instantiate(rule: Rule, mapping: dict[object, object], name: str | None = No
         made = lemma_statement(o.derivation.conclusions[o.chain], origin.mapping)
         if isinstance(made, str):
             raise DerivationError(f"rule {rule.name!r}: {made}")
+        captured = binder_refusal(o.derivation, origin.mapping)
+        if captured:
+            raise DerivationError(f"rule {rule.name!r}: {captured}")
         relation, a, b = made
         if relation == "=":
             return Rule(name or rule.name, "lemma", statement, lhs=a, rhs=b, origin=origin)

@@ -45,6 +45,7 @@ from elbo_check.core.fragment import (
 from elbo_check.core.integrals import Reducer, converges
 from elbo_check.core.lemmas import lemma_statement
 from elbo_check.core.premises import (
+    binder_refusal,
     check_definitions,
     check_rule_names,
     cited,
@@ -348,6 +349,9 @@ class Core:
             return f"lemma {derivation.name!r} is circular here"
         if not self.derivation_proved(derivation):
             return f"lemma {derivation.name!r} is not proved"
+        captured = binder_refusal(derivation, origin.mapping)
+        if captured:
+            return captured
         available = rule_data(cited(context)) if context is not None else []
         changed = hypotheses(derivation, origin.mapping)
         if isinstance(changed, str):

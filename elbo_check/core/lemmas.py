@@ -28,12 +28,19 @@ from sympy.core.function import AppliedUndef, UndefinedFunction
 
 from elbo_check.core.fragment import ASSUMPTION_KEYS, fact
 
-__all__ = ["concrete", "describe_mapping", "instance_violation", "lemma_statement", "substitute"]
+__all__ = [
+    "bound_variables",
+    "concrete",
+    "describe_mapping",
+    "instance_violation",
+    "lemma_statement",
+    "substitute",
+]
 
 Mapping = Sequence[tuple[Any, Any]]
 
 
-def _bound(exprs: Sequence[sp.Expr]) -> set[sp.Symbol]:
+def bound_variables(exprs: Sequence[sp.Expr]) -> set[sp.Symbol]:
     """Integration variables and differentiation variables: both are binders."""
     out = {lim[0] for e in exprs for i in e.atoms(sp.Integral) for lim in i.limits}
     return out | {v for e in exprs for d in e.atoms(sp.Derivative) for v in d.variables}
@@ -55,7 +62,7 @@ def _lacks(old: Any, value: Any) -> str | None:
 
 def instance_violation(old: Any, new: Any, exprs: Sequence[sp.Expr]) -> str | None:
     """Why replacing ``old`` by ``new`` in the lemma ``exprs`` is unsound, or ``None``."""
-    bound = _bound(exprs)
+    bound = bound_variables(exprs)
     if isinstance(new, sp.Basic) and (new.atoms(sp.Wild) or new.has(sp.Integral)):
         return f"the value {new} for {old} holds a pattern variable or an integral"
     if isinstance(old, sp.Symbol) and not isinstance(old, sp.Wild):

@@ -27,13 +27,14 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from elbo_check.core.fragment import fact, is_real_valued, short
-from elbo_check.core.lemmas import instance_violation, substitute
+from elbo_check.core.lemmas import bound_variables, instance_violation, substitute
 from elbo_check.core.terms import alpha_normalize
 from elbo_check.derivation import Derivation
 from elbo_check.errors import DerivationError
 from elbo_check.rules import Rule
 
 __all__ = [
+    "binder_refusal",
     "check_definitions",
     "check_rule_names",
     "cited",
@@ -52,7 +53,9 @@ def definition_refusal(rule: Rule) -> str:
     applied to pattern variables, absent from its meaning, with consistent assumptions.
     It states nothing else, and its schemas for one head never overlap."""
     if not rule.patterns or rule.nonneg is not None or rule.cov is not None:
-        return "a definition holds equality schemas only (an inequality or a substitution is an axiom)"
+        return (
+            "a definition holds equality schemas only (an inequality or a substitution is an axiom)"
+        )
     for lhs, rhs in rule.patterns:
         why = _head_refusal(lhs, rhs)
         if why:
@@ -73,7 +76,11 @@ def _may_overlap(a: sp.Expr, b: sp.Expr) -> bool:
         if isinstance(x, sp.Tuple) and isinstance(y, sp.Tuple) and len(x) != len(y):
             return False
         for tup, other in ((x, y), (y, x)):
-            if isinstance(tup, sp.Tuple) and isinstance(other, sp.Wild) and _wild_keys(other).get("real"):
+            if (
+                isinstance(tup, sp.Tuple)
+                and isinstance(other, sp.Wild)
+                and _wild_keys(other).get("real")
+            ):
                 return False
     return True
 
@@ -83,7 +90,15 @@ def _head_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:
         # what the head is declared to be must hold of the meaning for every argument
         dummies = {w: sp.Dummy(w.name, **_wild_keys(w)) for w in lhs.atoms(sp.Wild)}
         meaning = rhs.xreplace(dummies)
-        for key in ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer"):
+        for key in (
+            "real",
+            "positive",
+            "nonnegative",
+            "negative",
+            "nonpositive",
+            "nonzero",
+            "integer",
+        ):
             if getattr(type(lhs), f"is_{key}", None) is not True:
                 continue
             holds = is_real_valued(meaning) if key == "real" else fact(meaning, key) is True
@@ -104,7 +119,15 @@ def definition_head(lhs: sp.Expr) -> object:
 
 def _head_shape_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:
     if isinstance(lhs, sp.Symbol) and not isinstance(lhs, sp.Wild):
-        for key in ("real", "positive", "nonnegative", "negative", "nonpositive", "nonzero", "integer"):
+        for key in (
+            "real",
+            "positive",
+            "nonnegative",
+            "negative",
+            "nonpositive",
+            "nonzero",
+            "integer",
+        ):
             if getattr(lhs, f"is_{key}") is not True:
                 continue
             holds = is_real_valued(rhs) if key == "real" else getattr(rhs, f"is_{key}") is True
@@ -142,6 +165,9 @@ def check_definitions(derivation: Derivation) -> None:
                 )
             body = [rhs for lhs, rhs in rule.patterns if definition_head(lhs) == head]
             meaning.setdefault(head, (rule.name, body))
+
+    _check_conservative(derivation)
+
     # a cycle through the definitions would let a name mean two things
     def uses(head: object) -> set[object]:
         body = meaning[head][1]
@@ -160,6 +186,70 @@ def check_definitions(derivation: Derivation) -> None:
             if head not in reached:
                 reached.add(head)
                 stack.extend(uses(head))
+
+
+def _check_conservative(derivation: Derivation) -> None:
+    """No axiom or inequality says something about a defined name, unless it restates a
+    changed hypothesis of a lemma instance cited next to it (that is how the instance's
+    changed definition premise is discharged; the ledger lists both).
+
+    Otherwise the pair is inconsistent: the axiom ``g(1) = 5`` next to ``g(w) := w``
+    proves 1 = 5, and DIFF_MU next to ``fp_T := 0`` makes every gradient 0.
+    """
+    for node in _reachable_derivations(derivation, set()):
+        rules = cited(node)
+        defined = {
+            definition_head(lhs): r.name
+            for r in _reachable_rules(node, set())
+            if r.kind == "definition"
+            for lhs, _ in r.patterns
+        }
+        if not defined:
+            continue
+        restated: list[_RuleData] | None = None
+        for rule in rules:
+            if rule.kind not in ("axiom", "inequality"):
+                continue
+            said = [e for pair in rule.patterns for e in pair]
+            said += [rule.nonneg] if rule.nonneg is not None else []
+            heads = [
+                (head, name)
+                for head, name in defined.items()
+                if any(e.has(head) if isinstance(head, sp.Symbol) else e.atoms(head) for e in said)
+            ]
+            if not heads:
+                continue
+            if restated is None:
+                restated = _restated_hypotheses(rules)
+            if any(same_data(_data(rule), data) for data in restated):
+                continue
+            head, name = heads[0]
+            raise DerivationError(
+                f"{head} is defined by {name!r} but the {rule.kind} {rule.name!r} already says "
+                "something about it: a definition introduces a new name"
+            )
+
+
+def _restated_hypotheses(rules: list[Rule]) -> list[_RuleData]:
+    """The changed hypotheses of the lemma instances among ``rules``."""
+    out: list[_RuleData] = []
+    for rule in rules:
+        if rule.kind == "lemma" and rule.origin is not None:
+            changed = hypotheses(rule.origin.derivation, rule.origin.mapping)
+            if not isinstance(changed, str):
+                out += [data for _, data in changed]
+    return out
+
+
+def _reachable_derivations(derivation: Derivation, seen: set[int]) -> list[Derivation]:
+    if id(derivation) in seen:
+        return []
+    seen.add(id(derivation))
+    out = [derivation]
+    for rule in cited(derivation):
+        if rule.kind == "lemma" and rule.origin is not None:
+            out += _reachable_derivations(rule.origin.derivation, seen)
+    return out
 
 
 def _reachable_rules(derivation: Derivation, seen: set[int]) -> list[Rule]:
@@ -263,7 +353,9 @@ def _premises(derivation: Derivation, seen: frozenset[int]) -> list[tuple[str, _
 def _substitute_data(data: _RuleData, mapping: tuple) -> _RuleData:
     patterns, nonneg, cov = data
     subst = [(substitute(a, mapping), substitute(b, mapping)) for a, b in patterns]
-    moved_cov = None if cov is None else tuple(tuple(substitute(e, mapping) for e in part) for part in cov)
+    moved_cov = (
+        None if cov is None else tuple(tuple(substitute(e, mapping) for e in part) for part in cov)
+    )
     return (tuple(subst), None if nonneg is None else substitute(nonneg, mapping), moved_cov)
 
 
@@ -292,3 +384,107 @@ def same(a: sp.Expr | None, b: sp.Expr | None) -> bool:
         return bool(sp.expand(a - b) == 0)
     except Exception:  # matrices, odd objects: not provably the same
         return False
+
+
+Slot = tuple[type, int]
+
+
+def _flat(arg: sp.Basic) -> tuple[sp.Basic, ...]:
+    return arg.args if isinstance(arg, sp.Tuple) else (arg,)
+
+
+def binder_slots(rules: Iterable[Rule]) -> set[Slot]:
+    """Argument slots that bind: ``(H, i)`` where a cited rule relates ``H(.., w, ..)``
+    (``w`` a pattern variable in slot ``i``) to an expression that binds ``w``: integrates
+    or differentiates over it, as ``KL(F, G, v) := ∫ F log(F/G) dv`` binds slot 2, or
+    passes it to a binding slot, as ``H(F, G, v) := KL(F, G, v)`` does (to a fixed point)."""
+    pairs = [pair for rule in rules for pair in rule.patterns]
+    out: set[Slot] = set()
+    while True:
+        size = len(out)
+        for pair in pairs:
+            for side, other in (pair, pair[::-1]):
+                bound = _slot_bound([other], out)
+                for app in side.atoms(sp.Function):
+                    for i, arg in enumerate(app.args):
+                        if any(isinstance(w, sp.Wild) and w in bound for w in _flat(arg)):
+                            out.add((type(app), i))
+        if len(out) == size:
+            return out
+
+
+def _slot_bound(exprs: list[sp.Expr], slots: set[Slot]) -> set[sp.Symbol]:
+    out = bound_variables(exprs)
+    for cls, i in slots:
+        for e in exprs:
+            for app in e.atoms(cls):
+                if i < len(app.args):
+                    out |= {a for a in _flat(app.args[i]) if isinstance(a, sp.Symbol)}
+    return out
+
+
+Summary = tuple[set[sp.Basic], set[sp.Basic]]
+
+
+def _summary(derivation: Derivation, slots: set[Slot], memo: dict[int, Summary]) -> Summary:
+    """``(bound, present)``: the symbols bound anywhere in the lemma's chains and
+    cited rules, through its lemmas (as found and as renamed), and every symbol present."""
+    key = id(derivation)
+    if key in memo:
+        return memo[key]
+    memo[key] = (set(), set())  # a cycle is refused elsewhere
+    exprs = [e for step in derivation.steps for e in (step.lhs, step.rhs) if isinstance(e, sp.Expr)]
+    exprs += [e for rule in cited(derivation) for pair in rule.patterns for e in pair]
+    bound = _slot_bound(exprs, slots)
+    present: set[sp.Basic] = set().union(*(e.free_symbols for e in exprs))
+    for rule in cited(derivation):
+        if rule.kind == "lemma" and rule.origin is not None:
+            inner_bound, inner_present = _summary(rule.origin.derivation, slots, memo)
+            mapping = rule.origin.mapping
+            bound |= inner_bound
+            bound |= {s for b in inner_bound for s in substitute(b, mapping).free_symbols}
+            present |= inner_present | set().union(*(_value_symbols(new) for _, new in mapping))
+    memo[key] = (bound, present | bound)
+    return memo[key]
+
+
+def _value_symbols(new: object) -> set[sp.Basic]:
+    if isinstance(new, sp.Lambda):
+        return set(new.free_symbols)
+    return set(new.free_symbols) if isinstance(new, sp.Basic) else set()
+
+
+def binder_refusal(derivation: Derivation, mapping: tuple) -> str:
+    """A lemma instance may rename a bound variable only to a fresh symbol, and capture nothing.
+
+    A variable is bound if some step of the lemma's chains (or of a lemma it
+    rests on) integrates or differentiates over it, or if it fills a binding
+    slot (:func:`binder_slots`) of an opaque function such as ``KL``'s
+    variable.  ``KL(N(z; m1, 1) || N(z; m2, 1), z) = (m1 - m2)²/2`` is not
+    true with ``z := m2`` or ``m1 := z``: the KL integrates over z.
+    """
+    if not mapping:
+        return ""
+    slots = binder_slots(_reachable_rules(derivation, set()))
+    bound, present = _summary(derivation, slots, {})
+    if not bound:
+        return ""
+    # the substitution is applied pair by pair, so it is checked pair by pair: a renamed
+    # bound variable stays bound under its new name (z := t, then t := m2 is refused)
+    for old, new in mapping:
+        if isinstance(old, sp.Symbol) and old in bound:
+            if new == old:
+                continue
+            if not isinstance(new, sp.Symbol) or isinstance(new, sp.Wild) or new in present:
+                return (
+                    f"{old} is bound in the lemma (integrated, differentiated or a KL's "
+                    f"variable); it can only be renamed to a fresh symbol, not {new}"
+                )
+            bound, present = bound | {new}, present | {new}
+            continue
+        caught = _value_symbols(new) & bound
+        if caught:
+            shown = sorted(map(str, caught))
+            return f"the value {new} for {old} would be captured by the bound variable(s) {shown}"
+        present = present | _value_symbols(new)
+    return ""

@@ -91,14 +91,21 @@ def to_sympy(expr: sp.Expr) -> sp.Expr:
 def to_core(expr: sp.Expr) -> sp.Expr:
     """``expr`` with sympy's ψ and log Γ written as the core's opaque :class:`Digamma`, :class:`LogGamma`.
 
-    ``digamma(a)`` and ``polygamma(0, a)`` become ``Digamma(a)``; ``loggamma(a)``
-    becomes ``LogGamma(a)``; ``log(gamma(a))`` too and ``gamma(a)`` becomes
-    ``exp(LogGamma(a))``, but only where ``a > 0`` is proved (Γ(a) > 0 there);
-    ``EulerGamma`` becomes ``-Digamma(1)``.  What is left outside the fragment
-    stays, and the core then refuses it.
+    Every mapping applies only where the argument ``a > 0`` is proved (by the
+    core's ``fact``), because that is where the opaque classes mean what they
+    say: real values, ψ(a) and log Γ(a) with Γ(a) > 0.  Elsewhere sympy's
+    ``loggamma`` is complex (log Γ(-1/2) = log(2√π) - iπ) and ψ has poles,
+    so mapping them to a class declared real would let ``sqrt(L**2) = |L|`` or
+    ``log(exp(L)) = L`` through.  So ``digamma(a)`` and ``polygamma(0, a)``
+    become ``Digamma(a)``; ``loggamma(a)`` and ``log(gamma(a))`` become
+    ``LogGamma(a)``; ``gamma(a)`` becomes ``exp(LogGamma(a))``; each only for
+    ``a > 0`` proved.  ``EulerGamma`` becomes ``-Digamma(1)``.  What is left
+    outside the fragment stays, and the core then refuses it.
 
     >>> k = sp.Symbol("k", positive=True)
     >>> to_core(sp.digamma(k) + sp.log(sp.gamma(k)) - sp.EulerGamma) == Digamma(1) + Digamma(k) + LogGamma(k)
+    True
+    >>> to_core(sp.loggamma(-k)) == sp.loggamma(-k)
     True
     """
     from elbo_check.core.fragment import fact
@@ -107,9 +114,16 @@ def to_core(expr: sp.Expr) -> sp.Expr:
         return fact(a, "positive") is True
 
     out = expr.replace(
-        lambda e: isinstance(e, sp.polygamma) and e.args[0] == 0, lambda e: Digamma(e.args[1])
+        lambda e: isinstance(e, sp.polygamma) and e.args[0] == 0 and positive(e.args[1]),
+        lambda e: Digamma(e.args[1]),
     )
-    out = out.replace(sp.digamma, Digamma).replace(sp.loggamma, LogGamma)
+    out = out.replace(
+        lambda e: isinstance(e, sp.digamma) and positive(e.args[0]), lambda e: Digamma(e.args[0])
+    )
+    out = out.replace(
+        lambda e: isinstance(e, sp.loggamma) and positive(e.args[0]),
+        lambda e: LogGamma(e.args[0]),
+    )
     out = out.replace(
         lambda e: (
             isinstance(e, sp.log)

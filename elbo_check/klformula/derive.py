@@ -30,10 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from elbo_check.derivation import Derivation
 from elbo_check.errors import UsageError
 from elbo_check.klformula._discrete import discrete_derivation
+from elbo_check.klformula._domains import parameter_refusal
 from elbo_check.klformula._moments import (
     EXPONENTIAL_CONCRETE,
     MODELS,
@@ -321,6 +323,9 @@ def derive(q: Dist, p: Dist) -> Derived:
     try:
         if q.family.kind is not p.family.kind:
             return Derived(None, None, f"{qn} vs {pn}: a density against a mass function has no KL")
+        refused = parameter_refusal(q) or parameter_refusal(p)
+        if refused is not None:  # every generated axiom holds only inside the domains
+            return Derived(None, None, f"parameters outside the family's domain: {refused}")
         outside = outside_support(q, p)
         if outside is not None:
             reason = f"q puts mass {outside} of p's support, where p = 0: KL = +oo"
@@ -355,6 +360,10 @@ def conclude(derivation: Derivation, claim: sp.Expr) -> Derivation:
     >>> Core().decide(bad, bad.steps[-1]).proved
     False
     """
+    if isinstance(claim, int) and not isinstance(claim, bool):
+        claim = sp.Integer(claim)
+    if not isinstance(claim, sp.Expr):
+        raise UsageError(f"the claimed closed form must be a sympy expression, got {claim!r}")
     copy = Derivation(
         derivation.name,
         title=derivation.title,
@@ -370,6 +379,18 @@ def conclude(derivation: Derivation, claim: sp.Expr) -> Derivation:
     # same for the claim's own logs, so that a claim may split or combine those logs its own way
     final = derivation.steps[-1].rules
     core_claim = to_core(claim)
+    # a closed form: the derivation's side conditions (integrability of its sufficient
+    # statistics) would otherwise let an integral in the claim cancel oo - oo
+    hidden = core_claim.atoms(sp.Integral, sp.Derivative, AppliedUndef) | {
+        f
+        for f in core_claim.atoms(sp.Function)
+        if getattr(type(f), "opaque", False) and not isinstance(f, (Digamma, LogGamma))
+    }
+    if hidden:
+        shown = sp.sstr(sorted(hidden, key=sp.default_sort_key)[0])[:60]
+        raise UsageError(
+            f"a claimed closed form holds no integral, derivative or abstract function: {shown}"
+        )
     names = {r.name for r in final}
     why = "positive by the derivation's side conditions"
     own = [r for r in quotient_logs(core_claim, positives_of(final), why) if r.name not in names]
