@@ -255,3 +255,20 @@ def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 @example("((64 ** 64) ** (64 ** 64))")
 def test_well_formed_hostile_expressions_never_raise_anything_but_usage_error(text: str) -> None:
     _parse_quickly(text)
+
+
+@pytest.mark.parametrize(
+    "literal", ["1e-400", "0.50000000000000001", "1e400", "1_000.000000000000000001"]
+)
+def test_a_decimal_a_float_cannot_carry_exactly_is_refused_not_rounded(literal: str) -> None:
+    # rounding would turn `--claim 1e-400` for KL = 0 into a proved claim about a number not written
+    pair = parse_pair("Normal(0, 1)", "Normal(0, 1)")
+    with pytest.raises(UsageError, match=r"not exactly a float|not finite"):
+        parse_claim(literal, pair)
+    with pytest.raises(UsageError, match=r"not exactly a float|not finite"):
+        parse_dist(f"Normal(0, {literal})")
+
+
+def test_exact_decimals_and_integers_still_parse() -> None:
+    pair = parse_pair("Normal(0, 1)", "Normal(0, 1)")
+    assert parse_claim("0.1 + 2.5e-3 + 10**3", pair) == sp.Rational(1, 10) + sp.Rational(1, 400) + 1000

@@ -45,7 +45,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from elbo_check.errors import UsageError
-from elbo_check.klformula.spec import Pair, number_literal
+from elbo_check.klformula.spec import Pair, exact_literals, number_literal
 
 __all__ = [
     "CONSTANTS",
@@ -274,6 +274,7 @@ def parse_claim(text: str, pair: Pair) -> sp.Expr:
         raise UsageError(f"{_WHERE}: longer than {MAX_CLAIM_LENGTH} characters")
     if not text.strip():
         raise UsageError(f"{_WHERE}: empty")
+    exact_literals(text.strip(), _WHERE)
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:

@@ -36,8 +36,12 @@ elbo_check.errors.UsageError: Normal(m, -1): std must be positive, got -1
 from __future__ import annotations
 
 import ast
+import io
+import math
 import re
+import tokenize
 from dataclasses import dataclass
+from fractions import Fraction
 
 import sympy as sp
 
@@ -50,6 +54,7 @@ __all__ = [
     "RESERVED_NAMES",
     "Dist",
     "Pair",
+    "exact_literals",
     "number_literal",
     "parse_dist",
     "parse_pair",
@@ -131,6 +136,39 @@ def number_literal(node: ast.AST, where: str) -> sp.Rational:
     return number
 
 
+def exact_literals(text: str, where: str) -> None:
+    """Refuse a decimal literal that a Python float would not carry exactly.
+
+    The walker reads numbers from the parsed tree, where ``1e-400`` has become
+    0.0 and ``0.50000000000000001`` has become 0.5; a claim about a number the
+    user did not write is refused here, from the source tokens, before parsing.
+
+    >>> exact_literals("0.1 + 2.5e-3", "claim")
+    >>> exact_literals("1e-400", "claim")
+    Traceback (most recent call last):
+    ...
+    elbo_check.errors.UsageError: claim: number literal '1e-400' is not exactly a float (it would read as 0.0)
+    """
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return  # ast.parse reports the syntax error
+    for token in tokens:
+        literal = token.string.replace("_", "").lower()
+        if token.type != tokenize.NUMBER or literal.startswith(("0x", "0o", "0b")):
+            continue
+        if not any(c in literal for c in ".e") or literal.endswith("j"):
+            continue  # integers are exact; imaginary literals are refused by the walker
+        value = float(literal)
+        if not math.isfinite(value):
+            raise UsageError(f"{where}: number literal {token.string[:30]!r} is not finite")
+        if Fraction(literal) != Fraction(repr(value)):
+            raise UsageError(
+                f"{where}: number literal {token.string[:30]!r} is not exactly a float "
+                f"(it would read as {value!r})"
+            )
+
+
 def _token(node: ast.AST) -> str:
     """A short readable rendering of the offending node."""
     try:
@@ -188,6 +226,7 @@ def _call(text: str) -> tuple[Family, list[ast.expr], str]:
     if not isinstance(text, str) or len(text) > MAX_DIST_LENGTH:
         raise UsageError(f"a DIST must be a string of at most {MAX_DIST_LENGTH} characters")
     where = text.strip()
+    exact_literals(where, where)
     try:
         tree = ast.parse(where, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
