@@ -49,6 +49,7 @@ from elbo_check.klformula._moments import (
     to_sympy,
 )
 from elbo_check.klformula._series import positives_of, quotient_logs
+from elbo_check.klformula._special import special_values
 from elbo_check.klformula.families import FAMILIES, Domain, symbol_for
 from elbo_check.klformula.spec import Dist
 from elbo_check.rules import Rule, integrability, side_condition
@@ -394,7 +395,9 @@ def conclude(derivation: Derivation, claim: sp.Expr) -> Derivation:
     names = {r.name for r in final}
     why = "positive by the derivation's side conditions"
     own = [r for r in quotient_logs(core_claim, positives_of(final), why) if r.name not in names]
-    copy.equals(core_claim, by=["the claimed closed form (regroup)", *final, *own])
+    # numeric ψ and log Γ: sympy evaluated them in the claim (ψ(2) = 1 - γ), not in the derivation
+    special = special_values(core_claim + derivation.steps[-1].rhs)
+    copy.equals(core_claim, by=["the claimed closed form (regroup)", *final, *own, *special])
     return copy
 
 

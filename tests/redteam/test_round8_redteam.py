@@ -812,16 +812,22 @@ def test_the_new_vocabulary_rules_prove_only_what_they_say(expect, thunk):
 # ---------------------------------------------------------------------------
 # 6. Open (completeness, not soundness)
 # ---------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="FOUND (completeness): at numeric Gamma parameters sympy evaluates digamma(2) and "
-    "loggamma(3) in the shown closed form (-1 + EulerGamma + log 2), but the derivation ends "
-    "at -Digamma(2) - LogGamma(2) + LogGamma(3), and no cited axiom gives those values, so "
-    "the tool's own answer is undecided",
+# FOUND (completeness), fixed: sympy evaluates digamma(2) and loggamma(3) in the shown closed form
+# (-1 + EulerGamma + log 2) while the derivation ends at -Digamma(2) - LogGamma(2) + LogGamma(3);
+# `conclude` now cites the special values at positive integers and half-integers (_special.py)
+@pytest.mark.parametrize(
+    ("q", "p"),
+    [(("Gamma", 2, 1), ("Gamma", 3, 1)), (("Beta", sp.Rational(1, 2), 3), ("Beta", 2, sp.Rational(5, 2)))],
 )
-def test_the_shown_closed_form_at_numeric_gamma_parameters_is_proved():
-    out = derive(_d("Gamma", 2, 1), _d("Gamma", 3, 1))
+def test_the_shown_closed_form_at_numeric_gamma_parameters_is_proved(q, p):
+    out = derive(_d(*q), _d(*p))
     assert _steps(conclude(out.derivation, out.closed_form))[-1] == "proved"
+
+
+def test_a_wrong_special_value_in_a_claim_is_not_proved():
+    out = derive(_d("Gamma", 2, 1), _d("Gamma", 3, 1))
+    wrong = out.closed_form + sp.EulerGamma / 1000  # psi(1) is not -0.999 gamma
+    assert _steps(conclude(out.derivation, wrong))[-1] != "proved"
 
 
 @pytest.mark.xfail(
@@ -846,3 +852,20 @@ def test_a_changed_definition_premise_is_not_discharged_by_an_axiom_on_the_same_
     except (UsageError, DerivationError):
         return
     assert not all(v == "proved" for v in got)
+
+
+def test_every_special_value_axiom_is_true():
+    import mpmath
+
+    from elbo_check.klformula._moments import Digamma, LogGamma
+    from elbo_check.klformula._special import special_values
+
+    args = [sp.Integer(n) for n in range(1, 12)] + [sp.Rational(2 * n + 1, 2) for n in range(12)]
+    rules = special_values(sp.Add(*(Digamma(a) + LogGamma(a) for a in args)))
+    assert len(rules) == 2 * len(args) - 1  # all but Digamma(1), which stays opaque
+    with mpmath.workdps(40):
+        for rule in rules:
+            (a,) = rule.lhs.args
+            true = mpmath.digamma(a) if isinstance(rule.lhs, Digamma) else mpmath.loggamma(a)
+            rhs = rule.rhs.xreplace({Digamma(sp.Integer(1)): -sp.EulerGamma})
+            assert abs(true - mpmath.mpf(sp.N(rhs, 40))) < mpmath.mpf(10) ** -35, rule.name
