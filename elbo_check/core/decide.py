@@ -353,14 +353,18 @@ class Core:
         if captured:
             return captured
         available = rule_data(cited(context)) if context is not None else []
+        defined = rule_data(r for r in cited(context) if r.kind == "definition")
         changed = hypotheses(derivation, origin.mapping)
         if isinstance(changed, str):
             return changed
-        for name, data in changed:
-            if not any(same_data(data, other) for other in available):
+        for name, kind, data in changed:
+            # a changed definition (its name renamed) is discharged only by a new definition
+            pool = defined if kind == "definition" else available
+            if not any(same_data(data, other) for other in pool):
+                how = " as a definition" if kind == "definition" else ""
                 return (
-                    f"instantiating lemma {derivation.name!r} changes its hypothesis {name!r}; "
-                    f"cite the instance ({show_data(data)})"
+                    f"instantiating lemma {derivation.name!r} changes its {kind} {name!r}; "
+                    f"cite the instance ({show_data(data)}){how}"
                 )
         return ""
 

@@ -189,67 +189,33 @@ def check_definitions(derivation: Derivation) -> None:
 
 
 def _check_conservative(derivation: Derivation) -> None:
-    """No axiom or inequality says something about a defined name, unless it restates a
-    changed hypothesis of a lemma instance cited next to it (that is how the instance's
-    changed definition premise is discharged; the ledger lists both).
+    """No axiom or inequality that a derivation rests on, anywhere (inside a cited lemma
+    too), says something about a name that a definition it rests on, anywhere, defines.
 
     Otherwise the pair is inconsistent: the axiom ``g(1) = 5`` next to ``g(w) := w``
-    proves 1 = 5, and DIFF_MU next to ``fp_T := 0`` makes every gradient 0.
+    proves 1 = 5, and DIFF_MU next to ``fp_T := 0`` makes every gradient 0.  A lemma
+    instance that changes a definition premise must rename the defined name
+    (:func:`hypotheses`), so its changed premise is a new definition, never an axiom
+    about the old name.
     """
-    for node in _reachable_derivations(derivation, set()):
-        rules = cited(node)
-        defined = {
-            definition_head(lhs): r.name
-            for r in _reachable_rules(node, set())
-            if r.kind == "definition"
-            for lhs, _ in r.patterns
-        }
-        if not defined:
+    rules = _reachable_rules(derivation, set())
+    defined = {
+        definition_head(lhs): r.name
+        for r in rules
+        if r.kind == "definition"
+        for lhs, _ in r.patterns
+    }
+    for rule in rules if defined else []:
+        if rule.kind not in ("axiom", "inequality"):
             continue
-        restated: list[_RuleData] | None = None
-        for rule in rules:
-            if rule.kind not in ("axiom", "inequality"):
-                continue
-            said = [e for pair in rule.patterns for e in pair]
-            said += [rule.nonneg] if rule.nonneg is not None else []
-            heads = [
-                (head, name)
-                for head, name in defined.items()
-                if any(e.has(head) if isinstance(head, sp.Symbol) else e.atoms(head) for e in said)
-            ]
-            if not heads:
-                continue
-            if restated is None:
-                restated = _restated_hypotheses(rules)
-            if any(same_data(_data(rule), data) for data in restated):
-                continue
-            head, name = heads[0]
-            raise DerivationError(
-                f"{head} is defined by {name!r} but the {rule.kind} {rule.name!r} already says "
-                "something about it: a definition introduces a new name"
-            )
-
-
-def _restated_hypotheses(rules: list[Rule]) -> list[_RuleData]:
-    """The changed hypotheses of the lemma instances among ``rules``."""
-    out: list[_RuleData] = []
-    for rule in rules:
-        if rule.kind == "lemma" and rule.origin is not None:
-            changed = hypotheses(rule.origin.derivation, rule.origin.mapping)
-            if not isinstance(changed, str):
-                out += [data for _, data in changed]
-    return out
-
-
-def _reachable_derivations(derivation: Derivation, seen: set[int]) -> list[Derivation]:
-    if id(derivation) in seen:
-        return []
-    seen.add(id(derivation))
-    out = [derivation]
-    for rule in cited(derivation):
-        if rule.kind == "lemma" and rule.origin is not None:
-            out += _reachable_derivations(rule.origin.derivation, seen)
-    return out
+        said = [e for pair in rule.patterns for e in pair]
+        said += [rule.nonneg] if rule.nonneg is not None else []
+        for head, name in defined.items():
+            if any(e.has(head) if isinstance(head, sp.Symbol) else e.atoms(head) for e in said):
+                raise DerivationError(
+                    f"{head} is defined by {name!r} but the {rule.kind} {rule.name!r} already "
+                    "says something about it: a definition introduces a new name"
+                )
 
 
 def _reachable_rules(derivation: Derivation, seen: set[int]) -> list[Rule]:
@@ -305,8 +271,8 @@ def show_data(data: _RuleData) -> str:
     return "; ".join(parts)
 
 
-def hypotheses(derivation: Derivation, mapping: tuple) -> list[tuple[str, _RuleData]] | str:
-    """The premises of ``derivation`` (transitively) that ``mapping`` changes.
+def hypotheses(derivation: Derivation, mapping: tuple) -> list[tuple[str, str, _RuleData]] | str:
+    """The premises of ``derivation`` (transitively) that ``mapping`` changes, with their kinds.
 
     A lemma holds for every value of a symbol only where no axiom, definition
     or inequality it rests on mentions that symbol; otherwise its instance
@@ -317,36 +283,65 @@ def hypotheses(derivation: Derivation, mapping: tuple) -> list[tuple[str, _RuleD
     >>> s = sp.Symbol("s", positive=True); k = sp.Symbol("K", real=True)
     >>> d = Derivation("k").start(k).equals(sp.log(s), by=definition("K", k, sp.log(s)))
     >>> hypotheses(d, ((k, s**2),))
-    [('K', (((s**2, log(s)),), None, None))]
+    [('K', 'axiom', (((s**2, log(s)),), None, None))]
+
+    An instance that changes what a definition says must rename the defined name:
+
+    >>> hypotheses(d, ((s, 2 * s),))[:46]
+    "it changes what its definition 'K' says of ['K"
+    >>> k2 = sp.Symbol("K2", real=True)
+    >>> hypotheses(d, ((s, 2 * s), (k, k2)))
+    [('K', 'definition', (((K2, log(2*s)),), None, None))]
     """
     if not mapping:
         return []
     out = []
-    for name, data in _premises(derivation, frozenset()):
+    for name, kind, data in _premises(derivation, frozenset()):
         exprs = [e for pair in data[0] for e in pair] + ([data[1]] if data[1] is not None else [])
         for old, new in mapping:
             why = instance_violation(old, new, exprs)
             if why is not None:
                 return f"in its premise {name!r}: {why}"
         moved = _substitute_data(data, mapping)
-        if not same_data(moved, data):
-            out.append((name, moved))
+        if same_data(moved, data):
+            continue
+        kept = _heads(data) & _heads(moved) if kind == "definition" else set()
+        if kept:
+            return (
+                f"it changes what its definition {name!r} says of {sorted(map(str, kept))}; "
+                "rename the defined name in the instance too (to a fresh name, then cite "
+                f"the new definition {show_data(moved)})"
+            )
+        # a definition whose name became an expression (K := s**2) now states an equation
+        out.append((name, kind if _heads(moved) else "axiom", moved))
     return out
 
 
-def _premises(derivation: Derivation, seen: frozenset[int]) -> list[tuple[str, _RuleData]]:
-    """Every axiom, definition and inequality a derivation rests on, through its lemmas
-    (each as instantiated on the way)."""
+def _heads(data: _RuleData) -> set[object]:
+    """The names a definition premise (as instantiated so far) still defines."""
+    heads = {definition_head(lhs) for lhs, _ in data[0]}
+    return {
+        h
+        for h in heads
+        if isinstance(h, sp.Symbol)
+        or (isinstance(h, type) and issubclass(h, AppliedUndef))
+        or getattr(h, "opaque", False) is True
+    }
+
+
+def _premises(derivation: Derivation, seen: frozenset[int]) -> list[tuple[str, str, _RuleData]]:
+    """Every axiom, definition and inequality a derivation rests on, with its kind, through
+    its lemmas (each as instantiated on the way)."""
     if id(derivation) in seen:
         return []
-    out: list[tuple[str, _RuleData]] = []
+    out: list[tuple[str, str, _RuleData]] = []
     for rule in cited(derivation):
         if rule.kind == "lemma" and rule.origin is not None:
             inner = rule.origin
-            for name, data in _premises(inner.derivation, seen | {id(derivation)}):
-                out.append((name, _substitute_data(data, inner.mapping)))
+            for name, kind, data in _premises(inner.derivation, seen | {id(derivation)}):
+                out.append((name, kind, _substitute_data(data, inner.mapping)))
         elif rule.kind != "side-condition":
-            out.append((rule.name, _data(rule)))
+            out.append((rule.name, rule.kind, _data(rule)))
     return out
 
 

@@ -61,6 +61,7 @@ tp = sp.Symbol("tp", positive=True)
 kp = sp.Symbol("kp", positive=True)
 n = sp.Symbol("n", integer=True)
 K = sp.Symbol("K", real=True)
+K2 = sp.Symbol("K2", real=True)
 L = sp.Symbol("L", real=True)
 Kp = sp.Symbol("Kp", positive=True)
 q = sp.Function("q", positive=True)
@@ -912,9 +913,9 @@ REFUTE = [
     ("sqrt(s^2 + 10^-80) >= s is not refuted", "true",
      lambda: verdict(ge("r7", sp.sqrt(s**2 + sp.Rational(1, 10**80)), s, by=NONNEG_WILD))),
     ("a discharged instance of a definition lemma is not refuted", "true",
-     lambda: verdict(eq("r8", K, sp.log(2 * s), by=[
-         instantiate(eq("k-log-r8", K, sp.log(s), by=definition("K-log", K, sp.log(s))).as_lemma(), {s: 2 * s}),
-         definition("K-log2", K, sp.log(2 * s))]))),
+     lambda: verdict(eq("r8", K2, sp.log(2 * s), by=[
+         instantiate(eq("k-log-r8", K, sp.log(s), by=definition("K-log", K, sp.log(s))).as_lemma(), {s: 2 * s, K: K2}),
+         definition("K2-log2", K2, sp.log(2 * s))]))),
 ]
 
 
@@ -1114,9 +1115,11 @@ def test_fragment_edges_of_the_round4_fixes(expect, thunk):
 # The core stays useful
 # ---------------------------------------------------------------------------
 USEFUL = [
+    # renamed in round 8: the old form discharged K := log 2s with an axiom on the defined K,
+    # which with K := log s proved log s = log 2s; the instance now renames K to a fresh K2
     ("an instance of a definition lemma with its definition instance cited", lambda: verdict(eq(
-        "ok1", K, sp.log(2 * s), by=[instantiate(eq("ok1-l", K, sp.log(s), by=definition("K-log", K, sp.log(s))).as_lemma(),
-                                                  {s: 2 * s}), axiom("K-log2", K, sp.log(2 * s))]))),
+        "ok1", K2, sp.log(2 * s), by=[instantiate(eq("ok1-l", K, sp.log(s), by=definition("K-log", K, sp.log(s))).as_lemma(),
+                                                   {s: 2 * s, K: K2}), definition("K2-log2", K2, sp.log(2 * s))]))),
     ("an instance of an axiom-free lemma needs nothing cited", lambda: verdict(eq(
         "ok2", sp.log((2 * s) ** 2), 2 * sp.log(2 * s),
         by=instantiate(eq("ok2-l", sp.log(s**2), 2 * sp.log(s)).as_lemma(), {s: 2 * s})))),

@@ -22,9 +22,10 @@ behaviour (checked with mpmath where a value matters).  Found and fixed here:
   oo - oo.  A claimed closed form now holds no integral or abstract function.
 * **definitions** of a name that a cited axiom constrains: DIFF_MU with
   ``fp_T := 0`` proved every gradient 0, and ``g(w) := w`` with the axiom
-  ``g(1) = 5`` proved 1 = 5 (also with the definition inside a lemma).  Now a
-  usage error, unless the axiom restates a changed hypothesis of a lemma
-  instance cited next to it (round 5's discharge of an instantiated definition).
+  ``g(1) = 5`` proved 1 = 5 (also with the definition inside a lemma, and,
+  found after round 8, with the axiom inside a lemma).  Now a usage error,
+  with no exception: an instance that changes a definition premise renames
+  the defined name (``test_round8_definition_renaming.py``).
 
 Left open (strict xfail): the closed form shown at numeric Gamma parameters
 (completeness).
@@ -810,7 +811,7 @@ def test_the_new_vocabulary_rules_prove_only_what_they_say(expect, thunk):
 
 
 # ---------------------------------------------------------------------------
-# 6. Open (completeness, not soundness)
+# 6. Found after the first pass, and closed
 # ---------------------------------------------------------------------------
 # FOUND (completeness), fixed: sympy evaluates digamma(2) and loggamma(3) in the shown closed form
 # (-1 + EulerGamma + log 2) while the derivation ends at -Digamma(2) - LogGamma(2) + LogGamma(3);
@@ -830,13 +831,7 @@ def test_a_wrong_special_value_in_a_claim_is_not_proved():
     assert _steps(conclude(out.derivation, wrong))[-1] != "proved"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OPEN (design, since round 5): an instance that changes a *definition* premise is "
-    "discharged by an axiom about the same name (round 5's 'K-log2'), so the lemma K = log s "
-    "and its instance s := 2s, cited together with that axiom, prove log s = log 2s; a sound "
-    "rule would make the instance rename the defined name too (K2 := log 2s)",
-)
+# closed after round 8: the instance must rename K (test_round8_definition_renaming.py)
 def test_a_changed_definition_premise_is_not_discharged_by_an_axiom_on_the_same_name():
     from elbo_check.rules import axiom, definition
 
