@@ -276,3 +276,180 @@ RENAMING = [
 @pytest.mark.parametrize(("expect", "thunk"), cases(RENAMING))
 def test_renaming_defined_names_in_instances_proves_nothing_false(expect, thunk):
     run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 2. The general-k Gaussian KL: opaque matrix atoms and their five axioms
+# ---------------------------------------------------------------------------
+Tr, Quad, EQuad, ELogN, LogDet, KLN = gen.Tr, gen.Quad, gen.EQuad, gen.ELogN, gen.LogDet, gen.KLN
+k, m0, m1, S0, S1 = gen.k, gen.mu0, gen.mu1, gen.Sigma0, gen.Sigma1
+x = sp.Symbol("x", real=True)
+
+
+def _with_axioms(lhs: sp.Expr, rhs: sp.Expr) -> str:
+    d = Derivation("fc", assumptions=[gen.SPD]).start(lhs).equals(rhs, by=list(gen.AXIOMS))
+    return _all_proved(lambda: d)
+
+
+def _general_lemma():
+    return gen.DERIVATION.as_lemma()
+
+
+def _instance_claim(mapping: dict) -> str:
+    inst = instantiate(_general_lemma(), mapping)
+    d = Derivation("fc-inst").start(inst.lhs).equals(inst.rhs, by=inst)
+    return _all_proved(lambda: d)
+
+
+FULL_COVARIANCE = [
+    ("the shipped derivation is proved", "proved", lambda: _all_proved(lambda: gen.DERIVATION)),
+    ("KL of a Gaussian from itself is 0", "proved", lambda: _with_axioms(KLN(m0, S0, m0, S0), 0)),
+    ("k = 1 from the axioms", "false", lambda: _with_axioms(k, 1)),
+    ("k = 0 from the axioms", "false", lambda: _with_axioms(k, 0)),
+    ("tr(A^-1 B) = k for A != B", "false", lambda: _with_axioms(Tr(S0, S1), k)),
+    ("tr(A^-1 B) = tr(B^-1 A)", "false", lambda: _with_axioms(Tr(S0, S1), Tr(S1, S0))),
+    ("a quadratic form of m0 - m1 is 0", "false", lambda: _with_axioms(Quad(m0, m1, S0), 0)),
+    ("quadratic forms symmetric in the matrix", "false", lambda: _with_axioms(Quad(m0, m1, S0), Quad(m0, m1, S1))),
+    (
+        "log det of a product of codes",
+        "false",
+        lambda: _with_axioms(LogDet(S0 * S1), LogDet(S0) + LogDet(S1)),
+    ),
+    ("log det of a scalar multiple", "false", lambda: _with_axioms(LogDet(2 * S0), k * sp.log(2) + LogDet(S0))),
+    ("the closed form off by one", "false", lambda: _with_axioms(KLN(m0, S0, m1, S1), gen.closed_form() + 1)),
+    (
+        "the closed form with k dropped",
+        "false",
+        lambda: _with_axioms(KLN(m0, S0, m1, S1), gen.closed_form() + k / 2),
+    ),
+    ("an atom times a scalar, Tr(x,x)*x = k*x", "true", lambda: _with_axioms(Tr(x, x) * x, k * x)),
+    ("the lemma at k := 0", "false", lambda: _instance_claim({k: 0})),
+    ("the lemma at k := -1", "false", lambda: _instance_claim({k: -1})),
+    ("the lemma at k := 1/2", "false", lambda: _instance_claim({k: R(1, 2)})),
+    ("the lemma at k := 1 without its changed axioms", "false", lambda: _instance_claim({k: 1})),
+    (
+        "the lemma with Tr := 0 without its changed axioms",
+        "false",
+        lambda: _instance_claim({Tr: sp.Lambda((x, t), 0)}),
+    ),
+    (
+        "the lemma with LogDet := log without its changed axioms",
+        "false",
+        lambda: _instance_claim({LogDet: sp.Lambda(x, sp.log(x**2 + 1))}),
+    ),
+    ("the lemma at Sigma0 := Sigma1 (codes: true)", "true", lambda: _instance_claim({S0: S1})),
+    (
+        "a definition of LogDet beside the axioms",
+        "false",
+        lambda: _all_proved(
+            lambda: Derivation("ld")
+            .start(LogDet(S0))
+            .equals(0, by=definition("LogDet0", LogDet(sp.Wild("M", real=True)), 0))
+            .equals(KLN(m0, S0, m0, S0), by=list(gen.AXIOMS))
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(FULL_COVARIANCE))
+def test_the_general_k_matrix_atoms_prove_nothing_false(expect, thunk):
+    run_case(expect, thunk)
+
+
+# ---------------------------------------------------------------------------
+# 3. Special values of ψ and log Γ cited by conclude
+# ---------------------------------------------------------------------------
+def test_every_special_value_is_true_to_mpmath():
+    mpmath.mp.dps = 30
+    atoms = [cls(R(j, 2)) for j in range(1, 2 * MAX_ARGUMENT + 1) for cls in (Digamma, LogGamma)]
+    rules = special_values(sp.Add(*atoms))
+    assert len(rules) == len(atoms) - 1  # all but ψ(1), which stays opaque
+    euler = mpmath.euler
+    for rule in rules:
+        (lhs, rhs), = rule.patterns
+        a = mpmath.mpf(lhs.args[0].p) / lhs.args[0].q
+        want = mpmath.digamma(a) if isinstance(lhs, Digamma) else mpmath.loggamma(a)
+        got = sp.N(to_sympy(rhs), 40).subs(sp.EulerGamma, sp.N(sp.EulerGamma, 40))
+        assert abs(mpmath.mpf(str(sp.N(got, 35))) - want) < mpmath.mpf(10) ** -20, rule.name
+    assert euler  # (mpmath's γ is what sympy's EulerGamma evaluates to)
+
+
+@pytest.mark.parametrize(
+    "atom",
+    [
+        Digamma(sp.Float(0.5)),
+        Digamma(sp.Integer(0)),
+        Digamma(-R(1, 2)),
+        LogGamma(-R(3, 2)),
+        LogGamma(R(1, 3)),
+        LogGamma(R(2 * MAX_ARGUMENT + 1, 2)),
+        Digamma(sp.Integer(MAX_ARGUMENT + 1)),
+        Digamma(sp.EulerGamma),
+        LogGamma(sp.pi),
+    ],
+    ids=str,
+)
+def test_no_special_value_outside_positive_integers_and_halves_up_to_the_bound(atom):
+    assert special_values(atom) == []
+
+
+def _gamma_numeric():
+    from elbo_check.klformula.derive import derive
+    from elbo_check.klformula.families import FAMILIES
+    from elbo_check.klformula.spec import Dist
+
+    g = FAMILIES["Gamma"]
+    out = derive(Dist(g, (R(5, 2), sp.Integer(1))), Dist(g, (sp.Integer(3), sp.Integer(2))))
+    assert out.derivation is not None
+    return out.derivation, out.closed_form
+
+
+def _numeric_claim(extra: sp.Expr, true: bool) -> str:
+    d, closed = _gamma_numeric()
+    gap = float(sp.N(extra, 30))
+    assert (abs(gap) < 1e-25) is true, f"the attack's premise is wrong: the extra term is {gap}"
+    return _steps_last(conclude(d, closed + extra))
+
+
+def _steps_last(d: Derivation) -> str:
+    return _outcome(d)[-1]
+
+
+dg, lg = sp.digamma, sp.loggamma
+NUMERIC = [
+    ("the closed form itself", "true", lambda: _numeric_claim(sp.Integer(0), True)),
+    ("+ digamma(3) - digamma(2) - 1/3", "false", lambda: _numeric_claim(dg(3) - dg(2) - R(1, 3), False)),
+    ("+ digamma(3) - digamma(2) - 1/2 (true)", "true", lambda: _numeric_claim(dg(3) - dg(2) - R(1, 2), True)),
+    ("+ digamma(1/2) - digamma(1) + log 2", "false", lambda: _numeric_claim(dg(R(1, 2)) - dg(1) + sp.log(2), False)),
+    ("+ loggamma(1/2) - log pi", "false", lambda: _numeric_claim(lg(R(1, 2)) - sp.log(sp.pi), False)),
+    ("+ loggamma(101) - log 99!", "false", lambda: _numeric_claim(lg(101) - sp.log(sp.factorial(99)), False)),
+    ("+ loggamma(100) - log 99! (true)", "true", lambda: _numeric_claim(lg(100) - sp.log(sp.factorial(99)), True)),
+    (
+        "+ digamma(199/2) - digamma(197/2) - 2/195",
+        "false",
+        lambda: _numeric_claim(dg(R(199, 2)) - dg(R(197, 2)) - R(2, 195), False),
+    ),
+    (
+        "+ digamma(201/2) - digamma(199/2) - 2/197 (beyond the bound)",
+        "false",
+        lambda: _numeric_claim(dg(R(201, 2)) - dg(R(199, 2)) - R(2, 197), False),
+    ),
+    ("+ EulerGamma + digamma(1) (true)", "true", lambda: _numeric_claim(sp.EulerGamma + dg(1), True)),
+    ("+ EulerGamma - digamma(1)", "false", lambda: _numeric_claim(sp.EulerGamma - dg(1), False)),
+    (
+        "+ digamma(-1/2) - digamma(1/2) - 2 (negative half-integer, true)",
+        "true",
+        lambda: _numeric_claim(dg(-R(1, 2)) - dg(R(1, 2)) - 2, True),
+    ),
+    (
+        "+ digamma(-1/2) - digamma(1/2) + 2",
+        "false",
+        lambda: _numeric_claim(dg(-R(1, 2)) - dg(R(1, 2)) + 2, False),
+    ),
+    ("+ loggamma(0.5) - loggamma(1/2) (a float, off by 5e-18)", "false", lambda: _numeric_claim(lg(sp.Float(0.5)) - lg(R(1, 2)), False)),
+]
+
+
+@pytest.mark.parametrize(("expect", "thunk"), cases(NUMERIC))
+def test_special_values_at_numeric_gamma_parameters_prove_nothing_false(expect, thunk):
+    run_case(expect, thunk)
