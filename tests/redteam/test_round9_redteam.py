@@ -585,7 +585,7 @@ def _gamma_numeric():
 
 def _numeric_claim(extra: sp.Expr, true: bool) -> str:
     d, closed = _gamma_numeric()
-    gap = float(sp.N(extra, 30))
+    gap = complex(sp.N(extra, 30))
     assert (abs(gap) < 1e-25) is true, f"the attack's premise is wrong: the extra term is {gap}"
     return _steps_last(conclude(d, closed + extra))
 
@@ -662,6 +662,42 @@ NUMERIC = [
         "+ loggamma(0.5) - loggamma(1/2) (a float, off by 5e-18)",
         "false",
         lambda: _numeric_claim(lg(sp.Float(0.5)) - lg(R(1, 2)), False),
+    ),
+    (
+        "+ loggamma(-1/2) - log(2 sqrt(pi)) (complex: -i pi)",
+        "false",
+        lambda: _numeric_claim(lg(-R(1, 2)) - sp.log(2 * sp.sqrt(sp.pi)), False),
+    ),
+    (
+        "+ EulerGamma**2 + EulerGamma",
+        "false",
+        lambda: _numeric_claim(sp.EulerGamma**2 + sp.EulerGamma, False),
+    ),
+    (
+        "+ log(15 sqrt(pi)/8) - log(15 sqrt(pi)/4)",
+        "false",
+        lambda: _numeric_claim(
+            sp.log(15 * sp.sqrt(sp.pi) / 8) - sp.log(15 * sp.sqrt(sp.pi) / 4), False
+        ),
+    ),
+    (
+        "+ trigamma(5/2) - trigamma(3/2) + 4/9 (true, not covered)",
+        "true",
+        lambda: _numeric_claim(sp.polygamma(1, R(5, 2)) - sp.polygamma(1, R(3, 2)) + R(4, 9), True),
+    ),
+    (
+        "+ trigamma(5/2) - trigamma(3/2) + 1/2",
+        "false",
+        lambda: _numeric_claim(
+            sp.polygamma(1, R(5, 2)) - sp.polygamma(1, R(3, 2)) + R(1, 2), False
+        ),
+    ),
+    (
+        "+ log(gamma(199/2)/gamma(197/2)) - log(195/2)",
+        "false",
+        lambda: _numeric_claim(
+            sp.log(sp.gamma(R(199, 2)) / sp.gamma(R(197, 2))) - sp.log(R(195, 2)), False
+        ),
     ),
 ]
 
