@@ -349,6 +349,13 @@ def _inequality_in_a_lemma_on_its_own_defined_name() -> str:
     return _all_proved(lambda: d)
 
 
+def _value_holds_the_defined_name(mapping: dict, cite: list) -> str:
+    """s := exp(K) in K := log s: kept, the premise is K := K; renamed first, K2 := K."""
+    inst = instantiate(_k_log(), mapping)
+    d = Derivation("w").start(inst.lhs).equals(inst.rhs, by=[inst, *cite])
+    return _all_proved(lambda: d)
+
+
 RENAMING = [
     (
         "rename to a name another lemma's axiom pins",
@@ -427,6 +434,19 @@ RENAMING = [
         lambda: _rename_onto_a_sibling_definition("K2-new"),
     ),
     ("an inequality on a defined name", "false", _inequality_in_a_lemma_on_its_own_defined_name),
+    ("s := exp(K), K kept", "false", lambda: _value_holds_the_defined_name({s: sp.exp(K)}, [])),
+    (
+        "s := exp(K) then K := K2 (K2 := K2, circular)",
+        "false",
+        lambda: _value_holds_the_defined_name(
+            {s: sp.exp(K), K: K2}, [definition("K2", K2, K2 + 0 * s)]
+        ),
+    ),
+    (
+        "K := K2 then s := exp(K): K2 := K, true",
+        "true",
+        lambda: _value_holds_the_defined_name({K: K2, s: sp.exp(K)}, [definition("K2-K", K2, K)]),
+    ),
 ]
 
 
