@@ -11,6 +11,14 @@ with a one-line usage error is sound.  Three pieces, added just before:
    ``derivations/gaussian_kl_full_covariance_general.py``;
 3. the special values of ψ and log Γ that ``conclude`` cites
    (``klformula/_special.py``).
+
+Found: nothing; every attack held (no strict xfail).  Noted, not a core
+hole: ``instantiate`` on one of the matrix axioms treats its parameter k as
+universal, so TRACE with k := 1 beside TRACE proves k = 1; the core proves
+relative to the cited axioms, and the ledger shows the instance with its
+substitution (tested).  Likewise a user may define an opaque class (KL,
+Digamma) as they like (docs/soundness.md: their meaning comes only from
+cited definitions); next to any axiom on it, that is refused (tested).
 """
 
 from __future__ import annotations
