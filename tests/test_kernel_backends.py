@@ -49,7 +49,7 @@ def reference(arrays: list[np.ndarray], prior: bool) -> np.ndarray:
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("prior", [False, True])
 def test_array_api_strict_matches_the_oracle(dtype: type, prior: bool) -> None:
-    xs = pytest.importorskip("array_api_strict")
+    import array_api_strict as xs
     arrays = sample(dtype)
     strict = [xs.asarray(a) for a in arrays]
     args = strict if prior else strict[:2]
@@ -64,7 +64,7 @@ def test_array_api_strict_matches_the_oracle(dtype: type, prior: bool) -> None:
 
 
 def test_array_api_strict_runs_gradients_and_elbo_loss() -> None:
-    xs = pytest.importorskip("array_api_strict")
+    import array_api_strict as xs
     mu, logvar, mu_p, logvar_p = sample()
     grad = gaussian_kl_grad(*(xs.asarray(a) for a in (mu, logvar, mu_p, logvar_p)))
     expected = gaussian_kl_grad(mu, logvar, mu_p, logvar_p)
@@ -85,7 +85,7 @@ def test_array_api_strict_runs_gradients_and_elbo_loss() -> None:
 
 
 def test_an_explicit_xp_overrides_inference() -> None:
-    xs = pytest.importorskip("array_api_strict")
+    import array_api_strict as xs
     got = gaussian_kl(xs.asarray([1.0]), xs.asarray([0.0]), xp=xs)
     assert float(got) == 0.5
 
