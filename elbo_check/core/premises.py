@@ -26,7 +26,7 @@ from collections.abc import Iterable
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from elbo_check.core.fragment import fact, is_real_valued, short
+from elbo_check.core.fragment import ASSUMPTION_KEYS, fact, is_real_valued, short
 from elbo_check.core.lemmas import bound_variables, instance_violation, substitute
 from elbo_check.core.terms import alpha_normalize
 from elbo_check.derivation import Derivation
@@ -90,15 +90,7 @@ def _head_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:
         # what the head is declared to be must hold of the meaning for every argument
         dummies = {w: sp.Dummy(w.name, **_wild_keys(w)) for w in lhs.atoms(sp.Wild)}
         meaning = rhs.xreplace(dummies)
-        for key in (
-            "real",
-            "positive",
-            "nonnegative",
-            "negative",
-            "nonpositive",
-            "nonzero",
-            "integer",
-        ):
+        for key in ASSUMPTION_KEYS:
             if getattr(type(lhs), f"is_{key}", None) is not True:
                 continue
             holds = is_real_valued(meaning) if key == "real" else fact(meaning, key) is True
@@ -119,15 +111,7 @@ def definition_head(lhs: sp.Expr) -> object:
 
 def _head_shape_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:
     if isinstance(lhs, sp.Symbol) and not isinstance(lhs, sp.Wild):
-        for key in (
-            "real",
-            "positive",
-            "nonnegative",
-            "negative",
-            "nonpositive",
-            "nonzero",
-            "integer",
-        ):
+        for key in ASSUMPTION_KEYS:
             if getattr(lhs, f"is_{key}") is not True:
                 continue
             holds = is_real_valued(rhs) if key == "real" else getattr(rhs, f"is_{key}") is True
