@@ -25,13 +25,12 @@ from _harness import (
     run_case,
     verdict,
 )
-from test_round4_redteam import (  # shared with part one of the round
-    GAUSS,
-    QZ,
+from test_round4_ledger_and_binders import (  # shared with sections 4-6
     ZeroAdd,
     ZeroSymbol,
     _two_definitions_lemma,
 )
+from test_round4_redteam import GAUSS, QZ  # shared with part one of the round
 
 from elbo_check import CheckConfig, Derivation, check_derivation
 from elbo_check.errors import DerivationError, UsageError
