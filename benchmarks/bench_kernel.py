@@ -47,6 +47,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from elbo_check.kernel import elbo_loss, elbo_loss_grad, gaussian_kl, gaussian_kl_grad
+from elbo_check.kernel._kl import forced_engine
 
 SMALL, MEDIUM, LARGE = (128, 32), (256, 512), (4096, 512)
 Row = tuple[str, str, float, float, str]  # what, shape/dtype, ours seconds, ratio, target
@@ -204,7 +205,25 @@ def jax_rows(shapes: list[tuple[int, int]], repeats: int) -> list[Row]:
 NUMPY_TARGETS = {SMALL: "<= 2.0", MEDIUM: "<= 1.2", (8192, 512): "<= 1.0", (32768, 1024): "<= 0.7"}
 
 
+def numpy_engines() -> list[str]:
+    """The engines plain ndarrays can take here: numba's loop (the ``fast`` extra) and numpy."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        print("numba not installed (the fast extra): numpy rows for the numpy engine only")
+        return ["numpy"]
+    return ["numba", "numpy"]
+
+
 def numpy_rows(shapes: list[tuple[int, int]], repeats: int) -> list[Row]:
+    rows: list[Row] = []
+    for engine in numpy_engines():
+        with forced_engine(engine):
+            rows += numpy_engine_rows(shapes, repeats, engine)
+    return rows
+
+
+def numpy_engine_rows(shapes: list[tuple[int, int]], repeats: int, engine: str) -> list[Row]:
     rng = np.random.default_rng(0)
     rows: list[Row] = []
     for dtype in (np.float32, np.float64):
@@ -224,7 +243,7 @@ def numpy_rows(shapes: list[tuple[int, int]], repeats: int) -> list[Row]:
                 label = f"{shape[0]}x{shape[1]} {np.dtype(dtype).name} {data}"
                 rows.append(
                     (
-                        "numpy forward / textbook",
+                        f"numpy forward / textbook [{engine}]",
                         label,
                         float(np.median(runs["ours"])),
                         paired(runs["ours"], runs["textbook"]),
@@ -347,25 +366,21 @@ ISSUE_ROWS: list[tuple[str, str, Callable[[Row], bool]]] = [
         lambda r: r[0] == "torch fwd+bwd / kl_divergence",
     ),
     ("JAX jit fwd+bwd / textbook", "<= 1.5", lambda r: r[0].startswith("jax")),
-    (
-        "numpy 128x32 / textbook",
-        "<= 2.0",
-        lambda r: r[0].startswith("numpy forward") and r[1].startswith("128x32 "),
-    ),
-    (
-        "numpy 256x512 / textbook",
-        "<= 1.2",
-        lambda r: r[0].startswith("numpy forward") and r[1].startswith("256x512 "),
-    ),
-    (
-        "numpy 2^22 / textbook",
-        "<= 1.0",
-        lambda r: r[0].startswith("numpy forward") and r[1].startswith("8192x512 "),
-    ),
-    (
-        "numpy 2^25 / textbook",
-        "<= 0.7",
-        lambda r: r[0].startswith("numpy forward") and r[1].startswith("32768x1024 "),
+    *(
+        (
+            f"numpy {size} [{engine}] / textbook",
+            target,
+            lambda r, engine=engine, shape=shape: (
+                r[0] == f"numpy forward / textbook [{engine}]" and r[1].startswith(shape + " ")
+            ),
+        )
+        for engine in ("numba", "numpy")
+        for size, target, shape in (
+            ("128x32", "<= 2.0", "128x32"),
+            ("256x512", "<= 1.2", "256x512"),
+            ("2^22", "<= 1.0", "8192x512"),
+            ("2^25", "<= 0.7", "32768x1024"),
+        )
     ),
     ("elbo_loss (numpy, torch) / textbook", "<= 1.2", lambda r: "elbo_loss /" in r[0]),
     ("elbo_loss_grad (numpy) / textbook", "report", lambda r: "elbo_loss_grad" in r[0]),
@@ -417,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = torch_rows([SMALL, MEDIUM, LARGE], repeats)
     rows += jax_rows([SMALL, MEDIUM, LARGE], repeats)
     rows += numpy_rows([SMALL, MEDIUM, *big], repeats if not args.quick else 5)
-    rows += elbo_rows(256 if args.quick else 1024, repeats)
+    with forced_engine(numpy_engines()[0]):  # the engine a training loop gets
+        rows += elbo_rows(256 if args.quick else 1024, repeats)
     header = f"{'row':34} {'case':30} {'ours':>10} {'ratio':>6} {'target':>7}  met"
     print(header)
     print("-" * len(header))

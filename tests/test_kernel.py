@@ -34,12 +34,17 @@ from elbo_check.errors import ElboCheckError, UsageError
 from elbo_check.kernel import ELBOTerms, elbo_loss, gaussian_kl
 
 RTOL = {np.float64: 1e-14, np.float32: 1e-5}
-PATHS = ("portable", "eager", "fast")
+PATHS = ("portable", "eager", "fast", "jit")
 
 
 @contextlib.contextmanager
 def forced_path(path: str, *, tile_bytes: int | None = None) -> Iterator[None]:
-    """Route numpy inputs of any size through one path (and threads, tiny tiles)."""
+    """Route numpy inputs of any size through one path (and threads, tiny tiles).
+
+    ``jit`` is numba's loop (the optional ``fast`` extra): skipped without numba.
+    """
+    if path == "jit":
+        pytest.importorskip("numba")
     saved = (T.FAST_MIN_SIZE, T._THREAD_MIN_SIZE, T._TILE_BYTES, T._THREAD_TILE_BYTES)
     eager = KL._EAGER_NUMPY
     T.FAST_MIN_SIZE = 0 if path == "fast" else 1 << 62
@@ -47,7 +52,8 @@ def forced_path(path: str, *, tile_bytes: int | None = None) -> Iterator[None]:
     if tile_bytes is not None:
         T._THREAD_MIN_SIZE, T._TILE_BYTES, T._THREAD_TILE_BYTES = 0, tile_bytes, tile_bytes
     try:
-        yield
+        with KL.forced_engine("numba" if path == "jit" else "numpy"):
+            yield
     finally:
         T.FAST_MIN_SIZE, T._THREAD_MIN_SIZE, T._TILE_BYTES, T._THREAD_TILE_BYTES = saved
         KL._EAGER_NUMPY = eager

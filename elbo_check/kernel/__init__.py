@@ -26,7 +26,9 @@ library, on its device, in its dtype.  The package's modules:
   both branches, the slopes), called by every path;
 * ``_kl``: :func:`gaussian_kl`, :func:`gaussian_kl_grad` and the dispatch
   (plain numpy arrays take an exact-type fast path before any generic work);
-* ``_tiles``: large numpy arrays, cache-blocked and multi-threaded;
+* ``_jit``: plain numpy arrays as one compiled, vectorised numba loop (the
+  optional ``fast`` extra; from a program's 16th call, see ``ELBO_CHECK_JIT``);
+* ``_tiles``: large numpy arrays, cache-blocked and multi-threaded (without numba);
 * ``_torch``: a :class:`torch.autograd.Function` with an analytic backward
   (imported only when a torch tensor arrives);
 * ``_jax``: a ``jax.custom_jvp`` (imported only when a JAX array arrives);

@@ -17,8 +17,11 @@ array([2.5e-19])
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import sys
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -28,7 +31,7 @@ from elbo_check.errors import UsageError
 from elbo_check.kernel import _tiles
 from elbo_check.kernel._numerics import kl_pieces, slopes
 
-__all__ = ["KLGrad", "gaussian_kl", "gaussian_kl_grad"]
+__all__ = ["KLGrad", "forced_engine", "gaussian_kl", "gaussian_kl_grad", "numpy_engine"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _REDUCTIONS = frozenset(_xp.REDUCTIONS)
@@ -113,9 +116,85 @@ def _reduce(xp: Any, elementwise: Any, reduction: str) -> Any:
     return total / math.prod(shape[:-1] if reduction == "batchmean" else shape)
 
 
+# The numba loop (``_jit.py``, the optional ``fast`` extra) serves plain ndarrays
+# from the _JIT_AFTER-th call of a process on: importing numba and loading (or
+# compiling) the loop costs 0.3 to 2 s once, which a training loop repays within
+# a few steps and a one-off call (the CLI, the validator's reference) never
+# should.  ELBO_CHECK_JIT=off never imports numba; =on takes it from the first call.
+_JIT_AFTER = 16
+_JIT_MODES = ("auto", "on", "off")
+
+
+class _JitState:
+    calls = 0
+    module: Any = None  # the loaded _jit module, or False once it cannot be used
+
+
+def _jit_kernel() -> Any:
+    """``_jit.kl_rows`` when numba serves this call, else ``None``."""
+    state = _JitState
+    if state.module is None:
+        state.calls += 1
+        mode = os.environ.get("ELBO_CHECK_JIT", "auto").strip().lower() or "auto"
+        if mode not in _JIT_MODES:
+            raise UsageError(f"ELBO_CHECK_JIT={mode!r}: expected one of {', '.join(_JIT_MODES)}")
+        if mode == "off" or (mode == "auto" and state.calls < _JIT_AFTER):
+            return None
+        try:
+            from elbo_check.kernel import _jit
+        except ImportError:  # numba is not installed (or cannot load): numpy it is
+            state.module = False
+        else:
+            state.module = _jit
+    return state.module.kl_rows if state.module else None
+
+
+def numpy_engine() -> str:
+    """What computes :func:`gaussian_kl` of plain ndarrays: ``"numba"`` or ``"numpy"``.
+
+    ``"numba"`` once the compiled loop has been loaded in this process (see
+    the ``ELBO_CHECK_JIT`` variable in the README); before that, and without
+    numba, ``"numpy"``.
+
+    >>> numpy_engine() in ("numba", "numpy")
+    True
+    """
+    return "numba" if _JitState.module else "numpy"
+
+
+@contextlib.contextmanager
+def forced_engine(name: str) -> Iterator[None]:
+    """Within the block, plain ndarrays take ``name`` (``"numba"`` or ``"numpy"``).
+
+    For the tests and the benchmark.  ``"numba"`` raises ImportError without numba.
+
+    >>> import numpy as np
+    >>> with forced_engine("numpy"):
+    ...     numpy_engine()
+    'numpy'
+    """
+    saved = _JitState.module
+    if name == "numba":
+        from elbo_check.kernel import _jit
+
+        _JitState.module = _jit
+    elif name == "numpy":
+        _JitState.module = False
+    else:
+        raise UsageError(f"engine {name!r}: expected 'numba' or 'numpy'")
+    try:
+        yield
+    finally:
+        _JitState.module = saved
+
+
 def _kl_numpy(arrays: tuple[Any, ...], reduction: str) -> Any:
-    """Plain ndarrays (see :func:`_plain_numpy`): the small-batch path or the tiles."""
+    """Plain ndarrays (see :func:`_plain_numpy`): numba's loop, the small-batch path or the tiles."""
     lv = arrays[1]
+    if lv.size:
+        jit = _jit_kernel()
+        if jit is not None:
+            return jit(list(arrays), lv.shape, reduction)
     if lv.size >= _tiles.FAST_MIN_SIZE:
         with np.errstate(all="ignore"):
             return _tiles.kl_tiled(list(arrays), lv.shape, reduction)

@@ -9,8 +9,11 @@ slope :math:`\tfrac12\operatorname{expm1}(d)` and the rounding compensation of
 ``torch.func``) and the JAX ``custom_jvp`` call :func:`kl_pieces`; eager torch
 on the CPU calls :func:`kl_pieces_inplace_torch`, the same steps in place; the
 numpy tiles (``_tiles.py``, which also serve small plain arrays as one tile) are
-its in-place, blocked form with the same :class:`Params`.  The tests hold all
-of them to the mpmath oracle.
+its in-place, blocked form with the same :class:`Params`; numba's loop
+(``_jit.py``, the optional ``fast`` extra) takes the same threshold and
+polynomial and builds :math:`e^d` from that polynomial too.  The tests hold
+all of them to the mpmath oracle, and a perturbed coefficient in
+:data:`PARAMS64` fails every path.
 
 The functions take the namespace ``xp`` (numpy, torch, ``jax.numpy`` or any
 array-API namespace) and import none at module level (the torch-only helpers

@@ -21,7 +21,7 @@ from typing import Any
 
 from elbo_check.kernel._numerics import kl_pieces, params_for
 
-__all__ = ["FAST_MIN_SIZE", "kl_single", "kl_tiled"]
+__all__ = ["FAST_MIN_SIZE", "finish_rows", "kl_single", "kl_tiled"]
 
 # below it numpy takes the small-batch path (measured crossover: the tiles cost
 # 1.2-1.5x the small-batch path at 2^13 elements, 0.9-1.3x at 2^14, 0.5-0.7x at 2^15)
@@ -182,13 +182,16 @@ def kl_single(arrays: list[Any], reduction: str) -> Any:
         half_rows = np.sum(full, axis=1)
         half_rows *= 0.5
         elementwise = np.multiply(full, 0.5, out=full) if reduction == "none" else None
-    return _finish(views, half_rows, elementwise, shape, reduction)
+    return finish_rows(views, half_rows, elementwise, shape, reduction)
 
 
-def _finish(
+def finish_rows(
     views: list[Any], half_rows: Any, elementwise: Any, shape: tuple[int, ...], reduction: str
 ) -> Any:
-    """Redo the rows that are not finite, then reduce the row sums (or the elements)."""
+    """Redo the rows that are not finite, then reduce the row sums (or the elements).
+
+    ``half_rows`` holds the KL summed over each row (float64, or the inputs' dtype).
+    """
     import numpy as np
 
     rows = len(half_rows)
@@ -265,4 +268,4 @@ def kl_tiled(arrays: list[Any], shape: tuple[int, ...], reduction: str) -> Any:
     else:
         work(0, rows)
 
-    return _finish(views, half_rows, elementwise, shape, reduction)
+    return finish_rows(views, half_rows, elementwise, shape, reduction)

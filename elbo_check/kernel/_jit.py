@@ -1,0 +1,251 @@
+r"""numba: the Gaussian KL of plain numpy arrays as one compiled, vectorised loop.
+
+This module imports numba (the optional ``fast`` extra); ``_kl.py`` imports it
+only when a program calls :func:`~elbo_check.kernel.gaussian_kl` on plain
+ndarrays repeatedly (see ``_kl.py``), never for a one-off call.
+
+It computes the function of :func:`~elbo_check.kernel._numerics.kl_pieces`
+from the same :data:`~elbo_check.kernel._numerics.PARAMS64` (read at call time,
+see :func:`constants`), element by element in the inputs' dtype (float32
+arithmetic with the float64 polynomial rounded to float32; the row sums
+accumulate in float64):
+
+* ``|d| <= threshold``: :math:`\tfrac12 f(d) = \tfrac12 d^2 G(d)`, the same
+  polynomial ``G`` on the same interval as every other path;
+* elsewhere :math:`\tfrac12 f(d) = \tfrac12(e^d - 1 - d)`, with :math:`e^d`
+  itself built from that polynomial: :math:`d = k\ln 2 + r`,
+  :math:`|r| \le \tfrac12\ln 2 < \text{threshold}` (Cody and Waite's reduction),
+  :math:`e^r = 1 + r + r^2 G(r)`, and
+  :math:`\tfrac12 e^d = 2^{k-1} e^r` with :math:`2^{k-1}` formed from its bits.
+  No libm call is left in the loop, so the compiler vectorises it.  The
+  constant and linear terms are subtracted before the scaled part is added,
+  ``((2^{k-1} − ½) − ½d) + 2^{k-1}(r + r²G(r))``, which keeps the relative
+  error near 2e-15 next to the threshold (float64, against mpmath); the power
+  is formed as two factors, so that :math:`\tfrac12 e^d` overflows only where
+  it must, and above :math:`k = 60` (float32: 40) the result is
+  :math:`\tfrac12 e^d - \tfrac12 d`.
+
+With a prior, :math:`d = \ell - \ell_p` is split exactly by TwoSum and the
+error term :math:`\tfrac12\operatorname{expm1}(d)\,d_{lo}` added, as in
+``kl_pieces``; :math:`e^{-\ell_p/2}` comes from the same reduction.  Rows whose
+sum is not finite (inf or nan inputs, overflow) are redone by ``kl_pieces``
+with its guard, so the edge semantics are those of every other path.
+
+>>> import numpy as np
+>>> from elbo_check.kernel._jit import kl_rows
+>>> kl_rows([np.zeros((1, 2)), np.array([[1e-9, 0.0]]), None, None], (1, 2), "batch")
+array([2.5e-19])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
+from elbo_check.kernel import _numerics
+from elbo_check.kernel._tiles import finish_rows
+
+__all__ = ["Constants", "constants", "kl_rows"]
+
+
+class Constants(NamedTuple):
+    """The loop's constants for one dtype, each in that dtype (no mixed arithmetic)."""
+
+    threshold: Any  # |d| <= threshold: ½d²G(d); PARAMS64's, for both dtypes
+    g: tuple[Any, ...]  # G(c) = (e^c − 1 − c)/c²: PARAMS64's polynomial, rounded to the dtype
+    inv_ln2: Any
+    ln2_hi: Any  # ln 2 = ln2_hi + ln2_lo; k·ln2_hi is exact for every k that occurs
+    ln2_lo: Any
+    round_: Any  # 1.5·2^(p−1): (x + round_) − round_ rounds x to an integer
+    low: Any  # e^x underflows to 0 below, and
+    high: Any  # overflows above (x is clipped to [low, high] before the reduction)
+    two_factors: Any  # above this k, ½(1 + d) is below an ulp of ½e^d
+    huge: Any  # the largest finite value
+    half: Any
+    one: Any
+
+
+# fdlibm's splits of ln 2 (32 and 9 trailing zero bits in ln2_hi), the clipping
+# range of e^x and the two-factor k, per dtype
+_RANGES = {
+    np.dtype(np.float64): (6.93147180369123816490e-01, 1.90821492927058770002e-10, -760, 720, 60),
+    np.dtype(np.float32): (6.93145751953125e-01, 1.428606765330187045e-06, -110, 95, 40),
+}
+_CACHE: dict[tuple[Any, int], Constants] = {}
+
+
+def constants(dtype: Any) -> Constants:
+    """The loop's :class:`Constants` for ``dtype``, from the current ``PARAMS64``.
+
+    >>> constants(np.float32).threshold
+    np.float32(0.4)
+    """
+    params = _numerics.PARAMS64  # read at call time: one definition, also when patched
+    key = (np.dtype(dtype), id(params))
+    found = _CACHE.get(key)
+    if found is None:
+        if not 0.5 * math.log(2.0) < params.threshold:  # r must stay where G is accurate
+            raise ValueError("PARAMS64.threshold must exceed ½ln 2 for the range reduction")
+        t = key[0].type
+        ln2_hi, ln2_lo, low, high, two = _RANGES[key[0]]
+        bits = np.finfo(t).nmant + 1
+        found = _CACHE[key] = Constants(
+            t(params.threshold), tuple(t(c) for c in params.coeffs), t(1 / math.log(2.0)),
+            t(ln2_hi), t(ln2_lo), t(1.5 * 2.0 ** (bits - 1)), t(low), t(high), t(two),
+            np.finfo(t).max, t(0.5), t(1.0),
+        )  # fmt: skip
+    return found
+
+
+_inline = numba.njit(inline="always", error_model="numpy", cache=True, nogil=True)
+_compiled = numba.njit(error_model="numpy", cache=True, nogil=True)
+
+
+def _pow2_typing(typingctx: Any, e: Any, like: Any) -> Any:
+    """2.0**e in ``like``'s float type, from its bits, for a normal power (vectorisable)."""
+    wide = like == types.float64
+    sig = like(types.int64, like)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        width, bias, shift = (64, 1023, 52) if wide else (32, 127, 23)
+        ity = ir.IntType(width)
+        e = args[0] if wide else builder.trunc(args[0], ity)
+        biased = builder.add(e, ir.Constant(ity, bias))
+        fty = ir.DoubleType() if wide else ir.FloatType()
+        return builder.bitcast(builder.shl(biased, ir.Constant(ity, shift)), fty)
+
+    return sig, codegen
+
+
+_pow2: Any = intrinsic(_pow2_typing)
+
+
+@_inline
+def _g(c: Any, g: Any) -> Any:
+    """G(c) by Horner's rule (constant trip count: it unrolls)."""
+    acc = g[-1]
+    for i in range(len(g) - 2, -1, -1):
+        acc = acc * c + g[i]
+    return acc
+
+
+@_inline
+def _reduce(x: Any, k: Any) -> Any:
+    """(kf, r): x = kf·ln 2 + r, |r| <= ½ln 2 (x clipped to [low, high] first)."""
+    x = min(max(x, k.low), k.high)
+    kf = (x * k.inv_ln2 + k.round_) - k.round_
+    return kf, (x - kf * k.ln2_hi) - kf * k.ln2_lo
+
+
+@_inline
+def _half_f(d: Any, k: Any) -> Any:
+    """(½f(d), ½expm1(d)) for one ``d``; nan for nan."""
+    kf, r = _reduce(d, k)
+    small = abs(d) <= k.threshold
+    c = d if small else r
+    q = c * c * _g(c, k.g)  # e^c − 1 − c
+    k1 = np.int64(kf) - 1
+    a = k1 >> 1
+    sa = _pow2(a, d)
+    sb = _pow2(k1 - a, d)
+    s = sa * sb  # 2^(k−1), finite where it is used
+    half_exp = (sa * (k.one + (r + q))) * sb  # ½e^d, overflowing only with it
+    x = min(max(d, k.low), k.high)
+    if kf > k.two_factors:
+        value = half_exp - k.half * x
+    else:
+        value = ((s - k.half) - k.half * d) + s * (r + q)
+    slope = (half_exp - k.half) if not small else k.half * d + k.half * q
+    if small:
+        value = k.half * q
+    if d != d:
+        value = d
+    return value, slope
+
+
+@_inline
+def _exp(x: Any, k: Any) -> Any:
+    """e^x from the same reduction and polynomial."""
+    kf, r = _reduce(x, k)
+    n = np.int64(kf)
+    a = n >> 1
+    value = (_pow2(a, x) * (k.one + (r + r * r * _g(r, k.g)))) * _pow2(n - a, x)
+    return x if x != x else value
+
+
+@numba.njit(fastmath={"reassoc"}, error_model="numpy", cache=True, nogil=True)
+def _sum(row: Any) -> float:
+    """Σ row in float64, reassociated so that it vectorises (all terms are >= 0)."""
+    total = 0.0
+    for j in range(row.shape[0]):
+        total += np.float64(row[j])
+    return total
+
+
+@_compiled
+def _rows_standard(mu: Any, lv: Any, k: Any, rows: Any, elementwise: Any, keep: bool) -> None:
+    n, width = lv.shape
+    buf = np.empty(width, dtype=lv.dtype)
+    for i in range(n):
+        for j in range(width):
+            m = mu[i, j]
+            buf[j] = _half_f(lv[i, j], k)[0] + k.half * (m * m)
+        rows[i] = _sum(buf)
+        if keep:
+            elementwise[i, :] = buf
+
+
+@_compiled
+def _rows_prior(
+    mu: Any, lv: Any, mu_p: Any, lv_p: Any, k: Any, rows: Any, elementwise: Any, keep: bool
+) -> None:
+    n, width = lv.shape
+    buf = np.empty(width, dtype=lv.dtype)
+    for i in range(n):
+        for j in range(width):
+            a = lv[i, j]
+            b = lv_p[i, j]
+            d = a - b  # TwoSum: a − b = d + lo exactly
+            bb = d - a
+            lo = (a - (d - bb)) - (b + bb)
+            value, slope = _half_f(d, k)
+            if lo == lo and abs(lo) != np.inf:  # f(d + lo) ≈ f(d) + expm1(d)·lo
+                value += min(slope, k.huge) * lo
+            mw = (mu[i, j] - mu_p[i, j]) * _exp(-k.half * b, k)
+            buf[j] = value + k.half * (mw * mw)
+        rows[i] = _sum(buf)
+        if keep:
+            elementwise[i, :] = buf
+
+
+def kl_rows(arrays: list[Any], shape: tuple[int, ...], reduction: str) -> Any:
+    """The KL of plain numpy ``arrays`` (mu, logvar, mu_p, logvar_p; ``None`` for none), reduced.
+
+    All given arrays share ``shape`` (non-empty, at least one axis) and one
+    float dtype; the result has that dtype.
+    """
+    dtype = arrays[1].dtype
+    width = shape[-1]
+    n = math.prod(shape[:-1])
+    views = [None if x is None else np.ascontiguousarray(x).reshape(n, width) for x in arrays]
+    k = constants(dtype)
+    rows = np.empty(n)
+    keep = reduction == "none"
+    elementwise = np.empty((n, width) if keep else (1, 1), dtype=dtype)
+    mu, lv, mu_p, lv_p = views
+    if mu_p is None and lv_p is None:
+        _rows_standard(mu, lv, k, rows, elementwise, keep)
+    else:
+        zeros = np.broadcast_to(np.zeros(1, dtype=dtype), (n, width))  # no memory
+        _rows_prior(
+            mu, lv, zeros if mu_p is None else mu_p, zeros if lv_p is None else lv_p, k,
+            rows, elementwise, keep,
+        )  # fmt: skip
+    out = finish_rows(views, rows, elementwise if keep else None, shape, reduction)
+    return out.astype(dtype, copy=False) if isinstance(out, np.ndarray) else dtype.type(out)
