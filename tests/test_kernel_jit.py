@@ -27,6 +27,7 @@ from elbo_check.kernel import gaussian_kl
 
 pytest.importorskip("numba")
 
+from elbo_check.kernel import _jit  # imports numba: after the skip
 
 RTOL = {np.float64: 1e-14, np.float32: 1e-5}
 
@@ -194,6 +195,22 @@ def test_without_numba_the_numpy_engine_serves_every_call(monkeypatch: pytest.Mo
     monkeypatch.delattr(elbo_check.kernel, "_jit")
     assert calls_until_numba(40) is None
     assert gaussian_kl(np.zeros(2), np.array([1e-9, 0.0])) == pytest.approx(2.5e-19, rel=1e-15)
+
+
+@pytest.mark.usefixtures("fresh_engine")
+def test_a_numba_that_cannot_compile_warns_once_and_numpy_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("cannot cache function: no locator available\nmore detail")
+
+    monkeypatch.setenv("ELBO_CHECK_JIT", "on")
+    monkeypatch.setattr(_jit, "kl_rows", broken)
+    with pytest.warns(RuntimeWarning, match=r"unavailable \(cannot cache function: no locator"):
+        first = gaussian_kl(np.zeros(2), np.array([1e-9, 0.0]))
+    assert first == pytest.approx(2.5e-19, rel=1e-15)
+    assert KL.numpy_engine() == "numpy"
+    gaussian_kl(np.zeros(2), np.zeros(2))  # no second warning (warnings are errors here)
 
 
 @pytest.mark.usefixtures("fresh_engine")

@@ -21,6 +21,7 @@ import contextlib
 import math
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -142,11 +143,25 @@ def _jit_kernel() -> Any:
             return None
         try:
             from elbo_check.kernel import _jit
-        except ImportError:  # numba is not installed (or cannot load): numpy it is
+        except ImportError:  # numba is not installed: numpy it is, silently
             state.module = False
+        except Exception as error:  # installed but unusable (no cache dir, LLVM...)
+            _give_up_jit(error)
         else:
             state.module = _jit
     return state.module.kl_rows if state.module else None
+
+
+def _give_up_jit(error: BaseException) -> None:
+    """Stop using numba's loop in this process, and say why once."""
+    _JitState.module = False
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    warnings.warn(
+        f"elbo-check: numba's loop is unavailable ({message}); plain ndarrays take "
+        "the numpy engine (set ELBO_CHECK_JIT=off to silence this)",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def numpy_engine() -> str:
@@ -194,7 +209,12 @@ def _kl_numpy(arrays: tuple[Any, ...], reduction: str) -> Any:
     if lv.size:
         jit = _jit_kernel()
         if jit is not None:
-            return jit(list(arrays), lv.shape, reduction)
+            try:
+                return jit(list(arrays), lv.shape, reduction)
+            except MemoryError:
+                raise
+            except Exception as error:  # numba failed to compile or run: numpy from now on
+                _give_up_jit(error)
     if lv.size >= _tiles.FAST_MIN_SIZE:
         with np.errstate(all="ignore"):
             return _tiles.kl_tiled(list(arrays), lv.shape, reduction)
