@@ -16,6 +16,7 @@ import sys
 import threading
 from typing import Any
 
+import mpmath
 import numpy as np
 import pytest
 from _oracle import kl_reference_array, max_relative_error
@@ -23,7 +24,7 @@ from _oracle import kl_reference_array, max_relative_error
 import elbo_check.kernel
 import elbo_check.kernel._kl as KL
 from elbo_check.errors import UsageError
-from elbo_check.kernel import gaussian_kl
+from elbo_check.kernel import elbo_loss_grad, gaussian_kl, gaussian_kl_grad
 
 pytest.importorskip("numba")
 
@@ -223,3 +224,90 @@ def test_an_unknown_jit_setting_is_a_one_line_usage_error(monkeypatch: pytest.Mo
 def test_an_unknown_forced_engine_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="engine 'gpu'"), KL.forced_engine("gpu"):
         pass
+
+
+# --------------------------------------------------------------------------
+# Gradients: gaussian_kl_grad and elbo_loss_grad's Bernoulli logit gradient
+# --------------------------------------------------------------------------
+
+
+def half_expm1_reference(values: np.ndarray) -> np.ndarray:
+    with mpmath.workdps(60):
+        return np.array([float(mpmath.expm1(mpmath.mpf(float(v))) / 2) for v in values])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_loop_logvar_gradient_matches_the_oracle_from_underflow_to_overflow(
+    dtype: type,
+) -> None:
+    logvar = whole_range(dtype)[::3]
+    with KL.forced_engine("numba"):
+        got = gaussian_kl_grad(np.zeros_like(logvar), logvar, reduction="none")
+    ref = half_expm1_reference(logvar)
+    fits = np.abs(ref) <= np.finfo(dtype).max
+    assert got.logvar.dtype == dtype
+    assert max_relative_error(got.logvar[fits], ref[fits], dtype) <= RTOL[dtype]
+    assert np.isinf(got.logvar[~fits]).all()
+    # float32 logvar = 800: inf, as gaussian_kl_grad gives on every path
+    with KL.forced_engine("numba"):
+        edge = gaussian_kl_grad(np.zeros(1, dtype), np.array([800.0], dtype)).logvar
+    assert np.isinf(edge).all()
+
+
+def logit_grad_reference(x: float, z: float) -> tuple[float, float]:
+    """σ(z) − x at 60 digits, and the scale (1 − x)σ(z) + xσ(−z) its error is measured on."""
+    with mpmath.workdps(60):
+        s = 1 / (1 + mpmath.exp(-mpmath.mpf(z)))
+        t = 1 / (1 + mpmath.exp(mpmath.mpf(z)))
+        return float((1 - x) * s - x * t), float((1 - x) * s + x * t)  # s + t = 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_loop_logit_gradient_matches_the_oracle_for_any_logit(dtype: type) -> None:
+    top = 800.0 if dtype is np.float64 else 120.0
+    z = np.concatenate([np.linspace(-top, top, 801), np.geomspace(1e-30, 50, 200)])
+    z = np.concatenate([z, -z]).astype(dtype)
+    for x_value in (0.0, 1.0, 0.25):
+        x = np.full_like(z, x_value)
+        with KL.forced_engine("numba"):
+            got = elbo_loss_grad(
+                x[:, None],
+                z[:, None],
+                np.zeros((z.size, 1), dtype),
+                np.zeros((z.size, 1), dtype),
+                reduction="sum",
+            ).decoder_out
+        ref, scale = np.array([logit_grad_reference(x_value, float(v)) for v in z]).T
+        tiny = float(np.finfo(dtype).tiny)  # below it, an absolute error on that scale
+        err = np.abs(got[:, 0].astype(np.float64) - ref) / np.maximum(scale, tiny)
+        assert err.max() <= RTOL[dtype], (x_value, z[err.argmax()])
+
+
+def test_the_loop_logit_gradient_handles_infinite_and_nan_logits() -> None:
+    x = np.array([[1.0, 0.0, 0.3, 0.3, 0.5]])
+    z = np.array([[np.inf, -np.inf, np.inf, -np.inf, np.nan]])
+    with KL.forced_engine("numba"):
+        got = elbo_loss_grad(x, z, np.zeros((1, 1)), np.zeros((1, 1)), reduction="sum")
+    np.testing.assert_array_equal(got.decoder_out[0, :4], [0.0, 0.0, 0.7, -0.3])
+    assert np.isnan(got.decoder_out[0, 4])
+
+
+@pytest.mark.parametrize("reduction", ["batch", "sum", "batchmean"])
+def test_gradients_from_the_loop_agree_with_the_numpy_engine(reduction: str) -> None:
+    rng = np.random.default_rng(12)
+    for dtype in (np.float64, np.float32):
+        x = (rng.uniform(size=(6, 7)) > 0.5).astype(dtype)
+        logits = (rng.standard_normal((6, 7)) * 20).astype(dtype)
+        mu, lv = (rng.standard_normal((2, 6, 3)) * 5).astype(dtype)
+        with KL.forced_engine("numba"):
+            fast = elbo_loss_grad(x, logits, mu, lv, reduction=reduction)
+            fast_kl = gaussian_kl_grad(mu, lv, reduction=reduction)
+        with KL.forced_engine("numpy"):
+            slow = elbo_loss_grad(x, logits, mu, lv, reduction=reduction)
+            slow_kl = gaussian_kl_grad(mu, lv, reduction=reduction)
+        for got, want in zip((*fast, *fast_kl), (*slow, *slow_kl), strict=True):
+            assert (got is None) == (want is None)
+            if got is not None:
+                assert got.dtype == want.dtype
+                assert got.shape == want.shape
+                np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dtype).eps, atol=0)

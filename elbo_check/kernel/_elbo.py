@@ -12,9 +12,19 @@ import math
 import sys
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from elbo_check import _xp
 from elbo_check.errors import UsageError
-from elbo_check.kernel._kl import _compute_dtype, _output, _sum_to, gaussian_kl, gaussian_kl_grad
+from elbo_check.kernel._kl import (
+    _FLOATS,
+    _compute_dtype,
+    _output,
+    _sum_to,
+    gaussian_kl,
+    gaussian_kl_grad,
+    jit_module,
+)
 
 __all__ = ["ELBOGrad", "ELBOTerms", "elbo_loss", "elbo_loss_grad"]
 
@@ -236,6 +246,16 @@ def elbo_loss(
     return ELBOTerms(*(_output(xp, t, prep.dtype) for t in (loss, recon, kl)))
 
 
+def _jit_for(prep: _ELBOPrepared) -> Any:
+    """numba's ``_jit`` module for plain float ndarrays x and logits of one shape, else None."""
+    x, out = prep.x, prep.out
+    if type(x) is not np.ndarray or type(out) is not np.ndarray:
+        return None
+    if x.shape != out.shape or x.dtype != out.dtype or x.dtype not in _FLOATS:
+        return None
+    return jit_module()
+
+
 def _sigmoid_pair(xp: Any, z: Any) -> tuple[Any, Any]:
     """(sigmoid(z), sigmoid(-z)), each accurate to a few ulp for any z.
 
@@ -283,7 +303,11 @@ def elbo_loss_grad(
     samples = math.prod(prep.latent_shape[:-1])
     scale = 1 / samples if reduction == "batchmean" else 1
     with _xp.numpy_errstate():
-        if likelihood == "bernoulli":
+        jit = _jit_for(prep) if likelihood == "bernoulli" else None
+        if jit is not None:  # plain ndarrays: numba's one-pass loop, scaled in the loop
+            out_grad = jit.bernoulli_logit_grad(prep.x, prep.out, scale)
+            obs_grad = None
+        elif likelihood == "bernoulli":
             sig_pos, sig_neg = _sigmoid_pair(xp, prep.out)
             out_grad = (1 - prep.x) * sig_pos - prep.x * sig_neg
             obs_grad = None
@@ -293,7 +317,9 @@ def elbo_loss_grad(
             rw = (prep.x - prep.out) * w
             out_grad = -(rw * w)
             obs_grad = 0.5 - rw * (0.5 * rw)
-        out_grad = xp.broadcast_to(out_grad * scale, prep.data_shape)
+        if jit is None:
+            out_grad = out_grad * scale
+        out_grad = xp.broadcast_to(out_grad, prep.data_shape)
         # without an explicit xp the KL gradient takes its plain-ndarray fast path
         kl = gaussian_kl_grad(prep.mu, prep.logvar, reduction="sum", xp=given)
         grads = [

@@ -51,7 +51,7 @@ from numba.extending import intrinsic
 from elbo_check.kernel import _numerics
 from elbo_check.kernel._tiles import finish_rows
 
-__all__ = ["Constants", "constants", "kl_rows"]
+__all__ = ["Constants", "bernoulli_logit_grad", "constants", "kl_grad_standard", "kl_rows"]
 
 
 class Constants(NamedTuple):
@@ -249,3 +249,53 @@ def kl_rows(arrays: list[Any], shape: tuple[int, ...], reduction: str) -> Any:
         )  # fmt: skip
     out = finish_rows(views, rows, elementwise if keep else None, shape, reduction)
     return out.astype(dtype, copy=False) if isinstance(out, np.ndarray) else dtype.type(out)
+
+
+@_compiled
+def _kl_grad_flat(mu: Any, lv: Any, k: Any, scale: Any, g_mu: Any, g_lv: Any) -> None:
+    for i in range(lv.shape[0]):
+        g_mu[i] = mu[i] * scale
+        g_lv[i] = _half_f(lv[i], k)[1] * scale  # ½expm1(ℓ), overflowing only with it
+
+
+def kl_grad_standard(mu: Any, logvar: Any, scale: float) -> tuple[Any, Any]:
+    """``(scale·mu, scale·½expm1(logvar))``: the standard-prior KL gradient, one pass.
+
+    ``mu`` and ``logvar`` are plain ndarrays of one float dtype and shape.
+
+    >>> g_mu, g_lv = kl_grad_standard(np.array([2.0]), np.array([1e-10]), 1.0)
+    >>> g_mu, g_lv
+    (array([2.]), array([5.e-11]))
+    """
+    dtype = logvar.dtype
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in (mu, logvar)]
+    g_mu, g_lv = np.empty_like(flat[0]), np.empty_like(flat[1])
+    _kl_grad_flat(flat[0], flat[1], constants(dtype), dtype.type(scale), g_mu, g_lv)
+    return g_mu.reshape(logvar.shape), g_lv.reshape(logvar.shape)
+
+
+@_compiled
+def _bernoulli_flat(x: Any, logits: Any, k: Any, scale: Any, out: Any) -> None:
+    for i in range(x.shape[0]):
+        z = logits[i]
+        e = _exp(-abs(z), k)  # e^(−|z|): one numerator of σ(z), σ(−z) is e, the other 1
+        inv = k.one / (k.one + e)
+        pos = inv if z >= 0 else e * inv
+        neg = e * inv if z >= 0 else inv
+        out[i] = ((k.one - x[i]) * pos - x[i] * neg) * scale
+
+
+def bernoulli_logit_grad(x: Any, logits: Any, scale: float) -> Any:
+    """``scale·(σ(l) − x)`` formed as ``scale·((1 − x)σ(l) − xσ(−l))``, one pass.
+
+    ``x`` and ``logits`` are plain ndarrays of one float dtype and shape; ±inf
+    logits give ``scale·(1 − x)`` and ``−scale·x``, nan gives nan.
+
+    >>> bernoulli_logit_grad(np.array([1.0, 0.0]), np.array([40.0, -np.inf]), 1.0)
+    array([-4.24835426e-18,  0.00000000e+00])
+    """
+    dtype = logits.dtype
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in (x, logits)]
+    out = np.empty_like(flat[1])
+    _bernoulli_flat(flat[0], flat[1], constants(dtype), dtype.type(scale), out)
+    return out.reshape(logits.shape)

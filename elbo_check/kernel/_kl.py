@@ -32,7 +32,14 @@ from elbo_check.errors import UsageError
 from elbo_check.kernel import _tiles
 from elbo_check.kernel._numerics import kl_pieces, slopes
 
-__all__ = ["KLGrad", "forced_engine", "gaussian_kl", "gaussian_kl_grad", "numpy_engine"]
+__all__ = [
+    "KLGrad",
+    "forced_engine",
+    "gaussian_kl",
+    "gaussian_kl_grad",
+    "jit_module",
+    "numpy_engine",
+]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _REDUCTIONS = frozenset(_xp.REDUCTIONS)
@@ -131,8 +138,8 @@ class _JitState:
     module: Any = None  # the loaded _jit module, or False once it cannot be used
 
 
-def _jit_kernel() -> Any:
-    """``_jit.kl_rows`` when numba serves this call, else ``None``."""
+def jit_module() -> Any:
+    """The ``_jit`` module when numba serves this call on plain ndarrays, else ``None``."""
     state = _JitState
     if state.module is None:
         state.calls += 1
@@ -149,7 +156,7 @@ def _jit_kernel() -> Any:
             _give_up_jit(error)
         else:
             state.module = _jit
-    return state.module.kl_rows if state.module else None
+    return state.module if state.module else None
 
 
 def _give_up_jit(error: BaseException) -> None:
@@ -207,10 +214,10 @@ def _kl_numpy(arrays: tuple[Any, ...], reduction: str) -> Any:
     """Plain ndarrays (see :func:`_plain_numpy`): numba's loop, the small-batch path or the tiles."""
     lv = arrays[1]
     if lv.size:
-        jit = _jit_kernel()
+        jit = jit_module()
         if jit is not None:
             try:
-                return jit(list(arrays), lv.shape, reduction)
+                return jit.kl_rows(list(arrays), lv.shape, reduction)
             except MemoryError:
                 raise
             except Exception as error:  # numba failed to compile or run: numpy from now on
@@ -366,6 +373,9 @@ def _grad_numpy(mu: Any, logvar: Any, reduction: str) -> KLGrad | None:
     if not _plain_numpy((mu, logvar, None, None)):
         return None
     scale = _grad_scale(logvar.shape, reduction)
+    jit = jit_module()
+    if jit is not None:
+        return KLGrad(*jit.kl_grad_standard(mu, logvar, scale))
     try:
         with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
             h = np.expm1(logvar)
