@@ -189,24 +189,28 @@ def _sum(row: Any) -> float:
 
 
 @_compiled
-def _rows_standard(mu: Any, lv: Any, k: Any, rows: Any, elementwise: Any, keep: bool) -> None:
+def _rows_standard(mu: Any, lv: Any, k: Any, rows: Any, elementwise: Any, keep: bool) -> int:
     n, width = lv.shape
     buf = np.empty(width, dtype=lv.dtype)
+    bad = 0  # rows whose sum is not finite
     for i in range(n):
         for j in range(width):
             m = mu[i, j]
             buf[j] = _half_f(lv[i, j], k)[0] + k.half * (m * m)
         rows[i] = _sum(buf)
+        bad += not np.isfinite(rows[i])
         if keep:
             elementwise[i, :] = buf
+    return bad
 
 
 @_compiled
 def _rows_prior(
     mu: Any, lv: Any, mu_p: Any, lv_p: Any, k: Any, rows: Any, elementwise: Any, keep: bool
-) -> None:
+) -> int:
     n, width = lv.shape
     buf = np.empty(width, dtype=lv.dtype)
+    bad = 0  # rows whose sum is not finite
     for i in range(n):
         for j in range(width):
             a = lv[i, j]
@@ -220,8 +224,10 @@ def _rows_prior(
             mw = (mu[i, j] - mu_p[i, j]) * _exp(-k.half * b, k)
             buf[j] = value + k.half * (mw * mw)
         rows[i] = _sum(buf)
+        bad += not np.isfinite(rows[i])
         if keep:
             elementwise[i, :] = buf
+    return bad
 
 
 def kl_rows(arrays: list[Any], shape: tuple[int, ...], reduction: str) -> Any:
@@ -232,23 +238,43 @@ def kl_rows(arrays: list[Any], shape: tuple[int, ...], reduction: str) -> Any:
     """
     dtype = arrays[1].dtype
     width = shape[-1]
-    n = math.prod(shape[:-1])
-    views = [None if x is None else np.ascontiguousarray(x).reshape(n, width) for x in arrays]
+    n = arrays[1].size // width
+    views = [None if x is None else _rows_view(x, n, width) for x in arrays]
     k = constants(dtype)
     rows = np.empty(n)
     keep = reduction == "none"
-    elementwise = np.empty((n, width) if keep else (1, 1), dtype=dtype)
+    elementwise = np.empty((n, width), dtype=dtype) if keep else _NO_ELEMENTS[dtype]
     mu, lv, mu_p, lv_p = views
     if mu_p is None and lv_p is None:
-        _rows_standard(mu, lv, k, rows, elementwise, keep)
+        bad = _rows_standard(mu, lv, k, rows, elementwise, keep)
     else:
         zeros = np.broadcast_to(np.zeros(1, dtype=dtype), (n, width))  # no memory
-        _rows_prior(
+        bad = _rows_prior(
             mu, lv, zeros if mu_p is None else mu_p, zeros if lv_p is None else lv_p, k,
             rows, elementwise, keep,
         )  # fmt: skip
-    out = finish_rows(views, rows, elementwise if keep else None, shape, reduction)
+    if bad:  # inf or nan inputs, or an overflow: kl_pieces redoes those rows
+        out = finish_rows(views, rows, elementwise if keep else None, shape, reduction)
+    elif keep:
+        return elementwise.reshape(shape)
+    elif reduction == "batch":
+        out = rows.reshape(shape[:-1])[()]  # 1-D input: a scalar, as np.sum gives
+    else:
+        total = rows.sum()
+        out = (
+            total if reduction == "sum" else total / (n if reduction == "batchmean" else n * width)
+        )
     return out.astype(dtype, copy=False) if isinstance(out, np.ndarray) else dtype.type(out)
+
+
+_NO_ELEMENTS = {np.dtype(t): np.empty((1, 1), dtype=t) for t in (np.float64, np.float32)}
+
+
+def _rows_view(x: Any, n: int, width: int) -> Any:
+    """``x`` as C-contiguous ``(n, width)`` rows (a copy only where it is not contiguous)."""
+    if x.ndim == 2 and x.flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(x).reshape(n, width)
 
 
 @_compiled
