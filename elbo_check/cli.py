@@ -394,6 +394,9 @@ def main(
 ) -> int:
     """Run the CLI; returns the exit code."""
     _tolerant_streams()
+    # a CLI run is one-off: importing numba for the kernel's loop would cost more than it
+    # saves (the user can still ask for it with ELBO_CHECK_JIT=on)
+    os.environ.setdefault("ELBO_CHECK_JIT", "off")
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()
