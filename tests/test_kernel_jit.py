@@ -20,6 +20,9 @@ import mpmath
 import numpy as np
 import pytest
 from _oracle import kl_reference_array, max_relative_error
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import elbo_check.kernel
 import elbo_check.kernel._kl as KL
@@ -311,3 +314,23 @@ def test_gradients_from_the_loop_agree_with_the_numpy_engine(reduction: str) -> 
                 assert got.dtype == want.dtype
                 assert got.shape == want.shape
                 np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(data=st.data())
+def test_the_loop_and_the_numpy_engine_agree_on_any_input(dtype: type, data: Any) -> None:
+    """Any floats (subnormal, ±0, ±inf, nan, huge), with and without a prior."""
+    width = 64 if dtype is np.float64 else 32
+    anything = st.floats(width=width)
+    arrays = [data.draw(hnp.arrays(dtype, (3, 4), elements=anything)) for _ in range(4)]
+    with_prior = data.draw(st.booleans())
+    args = arrays if with_prior else arrays[:2]
+    for reduction in ("none", "batch"):
+        got = jit_kl(*args, reduction=reduction)
+        want = numpy_kl(*args, reduction=reduction)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
+        assert not (np.asarray(got) < 0).any()
+        ok = np.isfinite(want) & np.isfinite(got)
+        tiny = RTOL[dtype] * np.finfo(dtype).tiny  # below the smallest normal: absolute
+        np.testing.assert_allclose(got[ok], want[ok], rtol=RTOL[dtype], atol=tiny)

@@ -264,7 +264,8 @@ def kl_rows(arrays: list[Any], shape: tuple[int, ...], reduction: str) -> Any:
         out = (
             total if reduction == "sum" else total / (n if reduction == "batchmean" else n * width)
         )
-    return out.astype(dtype, copy=False) if isinstance(out, np.ndarray) else dtype.type(out)
+    with np.errstate(over="ignore"):  # a float64 sum beyond float32's range is inf there
+        return out.astype(dtype, copy=False) if isinstance(out, np.ndarray) else dtype.type(out)
 
 
 _NO_ELEMENTS = {np.dtype(t): np.empty((1, 1), dtype=t) for t in (np.float64, np.float32)}
