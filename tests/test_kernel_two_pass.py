@@ -6,7 +6,8 @@ unclipped ``d``; ``h`` comes from ``expm1`` or, on large JAX arrays, from
 ``exp`` and the polynomial.  Both forms are checked here in numpy and under
 ``jax.jit`` (values and gradients) at the edge points and across the branch
 thresholds, including a logvar large enough for JAX to take the ``exp`` form
-on its own.
+on its own; and the compiled 128×32 program is checked to stay on one thread,
+the reason for the arrangement.
 """
 
 from __future__ import annotations
@@ -176,3 +177,20 @@ def test_jax_gives_inf_and_an_inf_gradient_at_plus_infinity(jax_x64: Any) -> Non
         values, _, glv = jit_value_and_grads(jax_x64, jnp.zeros(3, dtype), lv)
         assert np.all(values == np.inf)
         np.testing.assert_array_equal(glv, np.array([np.inf, np.inf, -0.5], dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_xla_runs_a_small_value_and_grad_on_one_thread(jax_x64: Any, dtype: str) -> None:
+    # the point of the two-pass form (not a timing): XLA's CPU cost model splits a
+    # loop with more flops than bytes over threads even at 128x32, which costs
+    # ~100 µs of CPU time a call; the compiled program must have no such split
+    jnp = jax_x64.numpy
+    mu = jnp.zeros((128, 32), dtype=dtype)
+
+    def total(m: Any, v: Any) -> Any:
+        return gaussian_kl(m, v, reduction="sum")
+
+    vg = jax_x64.jit(jax_x64.value_and_grad(total, argnums=(0, 1)))
+    hlo = vg.lower(mu, mu).compile().as_text()
+    assert "fusion(" in hlo
+    assert 'outer_dimension_partitions":["' not in hlo
