@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_kernel.py            # every row (a few minutes)
     python benchmarks/bench_kernel.py --quick    # fewer repeats, no 2^25 row
+    python benchmarks/bench_kernel.py --only jax # just the JAX rows (torch, jax, numpy, elbo)
 
 Every figure is a median of paired ratios ``ours / theirs`` (below 1: we are
 faster): each repeat times every contender once, back to back in rotating
@@ -419,7 +420,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--wall", action="store_true", help="time wall-clock seconds instead of CPU seconds"
     )
+    parser.add_argument(
+        "--only",
+        choices=("torch", "jax", "numpy", "elbo"),
+        action="append",
+        help="run only these groups of rows (repeatable; default: all)",
+    )
     args = parser.parse_args(argv)
+    only = set(args.only or ("torch", "jax", "numpy", "elbo"))
     global CLOCK
     if args.wall:
         CLOCK = time.perf_counter
@@ -429,11 +437,16 @@ def main(argv: list[str] | None = None) -> int:
         f"numpy {np.__version__}, {os.cpu_count()} CPUs, {repeats} repeats, "
         f"{'wall' if args.wall else 'CPU'} time; ratios are medians of paired per-repeat ratios"
     )
-    rows = torch_rows([SMALL, MEDIUM, LARGE], repeats)
-    rows += jax_rows([SMALL, MEDIUM, LARGE], repeats)
-    rows += numpy_rows([SMALL, MEDIUM, *big], repeats if not args.quick else 5)
-    with forced_engine(numpy_engines()[0]):  # the engine a training loop gets
-        rows += elbo_rows(256 if args.quick else 1024, repeats)
+    rows: list[Row] = []
+    if "torch" in only:
+        rows += torch_rows([SMALL, MEDIUM, LARGE], repeats)
+    if "jax" in only:
+        rows += jax_rows([SMALL, MEDIUM, LARGE], repeats)
+    if "numpy" in only:
+        rows += numpy_rows([SMALL, MEDIUM, *big], repeats if not args.quick else 5)
+    if "elbo" in only:
+        with forced_engine(numpy_engines()[0]):  # the engine a training loop gets
+            rows += elbo_rows(256 if args.quick else 1024, repeats)
     header = f"{'row':34} {'case':30} {'ours':>10} {'ratio':>6} {'target':>7}  met"
     print(header)
     print("-" * len(header))

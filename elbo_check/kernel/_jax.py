@@ -2,7 +2,9 @@
 
 This module imports JAX; ``_kl.py`` imports it only when a JAX array (or a
 tracer) arrives.  The primal is :func:`~elbo_check.kernel._numerics.kl_pieces`
-in its traceable form (``where``-blend, no data-dependent shapes), so it works
+in its traceable form (``where``-blend, no data-dependent shapes); without a
+prior, its two-loop arrangement
+:func:`~elbo_check.kernel._numerics.kl_pieces_standard_two_pass`.  Both work
 under ``jit``, ``vmap`` and ``grad``; the JVP is linear in the tangents,
 
     dKL = h·dℓ + mw·w·(dμ − dμp) − (h + ½mw²)·dℓp,   h = ½·expm1(ℓ − ℓp),
@@ -27,7 +29,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from elbo_check.kernel._numerics import kl_pieces
+from elbo_check.kernel._numerics import kl_pieces, kl_pieces_standard_two_pass
 
 __all__ = ["gaussian_kl_arrays"]
 
@@ -44,17 +46,30 @@ def _reduce(x: Any, reduction: str) -> Any:
     return total / math.prod(shape[:-1] if reduction == "batchmean" else shape)
 
 
+#: From this many bytes of logvar on, XLA's CPU cost model splits even a light
+#: (memory-bound) loop over two threads, so the heavier ``exp`` form of
+#: ``h`` (float64: XLA's ``expm1`` costs about two ``exp``) no longer adds a
+#: split of its own; below it, ``expm1`` keeps the ``h`` loop on one thread.
+EXP_FORM_BYTES = 512 << 10
+
+
+def _standard_pieces(mu: Any, lv: Any) -> tuple[Any, Any]:
+    """``(kl, h)`` elementwise: :func:`kl_pieces_standard_two_pass`, its ``h`` form by size."""
+    from_exp = lv.size * lv.dtype.itemsize >= EXP_FORM_BYTES  # float64 only: see Params
+    return kl_pieces_standard_two_pass(jnp, mu, lv, from_exp=from_exp)
+
+
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _kl_standard(mu: Any, lv: Any, reduction: str) -> Any:
-    return _reduce(kl_pieces(jnp, mu, lv, eager=False, fused=True)[0], reduction)
+    return _reduce(_standard_pieces(mu, lv)[0], reduction)
 
 
 @_kl_standard.defjvp
 def _kl_standard_jvp(reduction: str, primals: Any, tangents: Any) -> tuple[Any, Any]:
     mu, lv = primals
     dmu, dlv = tangents
-    kl, h, m, _ = kl_pieces(jnp, mu, lv, eager=False, fused=True)
-    dkl = jnp.broadcast_to(m * dmu + h * dlv, kl.shape)
+    kl, h = _standard_pieces(mu, lv)
+    dkl = jnp.broadcast_to(mu * dmu + h * dlv, kl.shape)
     return _reduce(kl, reduction), _reduce(dkl, reduction)
 
 
