@@ -47,7 +47,7 @@ array([-0.        ,  0.68393972])
 from __future__ import annotations
 
 from elbo_check.kernel._elbo import ELBOGrad, ELBOTerms, elbo_loss, elbo_loss_grad
-from elbo_check.kernel._kl import KLGrad, gaussian_kl, gaussian_kl_grad
+from elbo_check.kernel._kl import KLGrad, gaussian_kl, gaussian_kl_grad, numpy_engine
 
 __all__ = [
     "ELBOGrad",
@@ -57,4 +57,5 @@ __all__ = [
     "elbo_loss_grad",
     "gaussian_kl",
     "gaussian_kl_grad",
+    "numpy_engine",
 ]
