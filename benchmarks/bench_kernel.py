@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_kernel.py            # every row (a few minutes)
     python benchmarks/bench_kernel.py --quick    # fewer repeats, no 2^25 row
+    python benchmarks/bench_kernel.py --only torch   # one library's rows (and its elbo rows)
 
 Every figure is a median of paired ratios ``ours / theirs`` (below 1: we are
 faster): each repeat times every contender once, back to back in rotating
@@ -25,7 +26,9 @@ Rows and targets:
   ``-0.5*np.sum(1 + lv - mu**2 - np.exp(lv), axis=1)``: 128×32 ≤ 2,
   256×512 ≤ 1.2, 2^22 ≤ 1.0, 2^25 ≤ 0.7;
 * ``elbo_loss`` (Bernoulli, batchmean) against its textbook in numpy and torch
-  (≤ 1.2); ``elbo_loss_grad`` and ``gaussian_kl_grad`` are reported.
+  (≤ 1.2); in torch also forward + backward (``.loss.backward()`` with every
+  input but ``x`` requiring grad, against the textbook's backward; ≤ 1.2);
+  ``elbo_loss_grad`` and ``gaussian_kl_grad`` are reported.
 
 After the per-case table it prints one line per target row of the issue: the
 best and worst paired ratio of the cases under it, the target, and whether the
@@ -240,7 +243,9 @@ def numpy_rows(shapes: list[tuple[int, int]], repeats: int) -> list[Row]:
 # --------------------------------------------------------------------------
 
 
-def elbo_rows(batch: int, repeats: int) -> list[Row]:
+def elbo_rows(
+    batch: int, repeats: int, libraries: tuple[str, ...] = ("numpy", "torch")
+) -> list[Row]:
     rng = np.random.default_rng(1)
     features, latent = 784, 64
     rows: list[Row] = []
@@ -250,8 +255,9 @@ def elbo_rows(batch: int, repeats: int) -> list[Row]:
         mu = rng.standard_normal((batch, latent)).astype(dtype)
         lv = rng.standard_normal((batch, latent)).astype(dtype)
 
-        pairs = numpy_elbo_pairs(x, logits, mu, lv)
-        pairs.update(torch_elbo_pair(x, logits, mu, lv))
+        pairs = numpy_elbo_pairs(x, logits, mu, lv) if "numpy" in libraries else {}
+        if "torch" in libraries:
+            pairs.update(torch_elbo_pair(x, logits, mu, lv))
         for what, (ours, theirs, target) in pairs.items():
             runs = side_by_side({"ours": ours, "textbook": theirs}, repeats)
             width = latent if "gaussian_kl_grad" in what else features
@@ -317,6 +323,12 @@ def torch_elbo_pair(x: Any, logits: Any, mu: Any, lv: Any) -> dict[str, tuple[An
     except ImportError:
         return {}
     tx, tl, tm, tv = (torch.from_numpy(a) for a in (x, logits, mu, lv))
+    # a training step: the decoder logits and the encoder outputs require grad
+    gl, gm, gv = (t.clone().requires_grad_() for t in (tl, tm, tv))
+
+    def textbook_loss(tl: Any, tm: Any, tv: Any) -> Any:
+        recon = F.binary_cross_entropy_with_logits(tl, tx, reduction="sum") / len(tx)
+        return recon + -0.5 * torch.sum(1 + tv - tm.pow(2) - tv.exp()) / len(tx)
 
     def ours() -> Any:
         with single_thread(torch):
@@ -324,10 +336,20 @@ def torch_elbo_pair(x: Any, logits: Any, mu: Any, lv: Any) -> dict[str, tuple[An
 
     def textbook() -> Any:
         with single_thread(torch):
-            recon = F.binary_cross_entropy_with_logits(tl, tx, reduction="sum") / len(tx)
-            return recon + -0.5 * torch.sum(1 + tv - tm.pow(2) - tv.exp()) / len(tx)
+            return textbook_loss(tl, tm, tv)
 
-    return {"torch elbo_loss / textbook": (ours, textbook, "<= 1.2")}
+    def ours_step() -> None:
+        with single_thread(torch):
+            elbo_loss(tx, gl, gm, gv).loss.backward()
+
+    def textbook_step() -> None:
+        with single_thread(torch):
+            textbook_loss(gl, gm, gv).backward()
+
+    return {
+        "torch elbo_loss / textbook": (ours, textbook, "<= 1.2"),
+        "torch elbo_loss fwd+bwd / textbook": (ours_step, textbook_step, "<= 1.2"),
+    }
 
 
 # --------------------------------------------------------------------------
@@ -368,6 +390,7 @@ ISSUE_ROWS: list[tuple[str, str, Callable[[Row], bool]]] = [
         lambda r: r[0].startswith("numpy forward") and r[1].startswith("32768x1024 "),
     ),
     ("elbo_loss (numpy, torch) / textbook", "<= 1.2", lambda r: "elbo_loss /" in r[0]),
+    ("elbo_loss fwd+bwd (torch) / textbook", "<= 1.2", lambda r: "elbo_loss fwd+bwd" in r[0]),
     ("elbo_loss_grad (numpy) / textbook", "report", lambda r: "elbo_loss_grad" in r[0]),
     ("gaussian_kl_grad (numpy) / textbook", "report", lambda r: "gaussian_kl_grad" in r[0]),
 ]
@@ -404,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--wall", action="store_true", help="time wall-clock seconds instead of CPU seconds"
     )
+    parser.add_argument(
+        "--only",
+        choices=("torch", "jax", "numpy"),
+        help="only this library's rows (its elbo_loss rows included)",
+    )
     args = parser.parse_args(argv)
     global CLOCK
     if args.wall:
@@ -414,10 +442,16 @@ def main(argv: list[str] | None = None) -> int:
         f"numpy {np.__version__}, {os.cpu_count()} CPUs, {repeats} repeats, "
         f"{'wall' if args.wall else 'CPU'} time; ratios are medians of paired per-repeat ratios"
     )
-    rows = torch_rows([SMALL, MEDIUM, LARGE], repeats)
-    rows += jax_rows([SMALL, MEDIUM, LARGE], repeats)
-    rows += numpy_rows([SMALL, MEDIUM, *big], repeats if not args.quick else 5)
-    rows += elbo_rows(256 if args.quick else 1024, repeats)
+    wanted = ("torch", "jax", "numpy") if args.only is None else (args.only,)
+    rows: list[Row] = []
+    if "torch" in wanted:
+        rows += torch_rows([SMALL, MEDIUM, LARGE], repeats)
+    if "jax" in wanted:
+        rows += jax_rows([SMALL, MEDIUM, LARGE], repeats)
+    if "numpy" in wanted:
+        rows += numpy_rows([SMALL, MEDIUM, *big], repeats if not args.quick else 5)
+    if "numpy" in wanted or "torch" in wanted:
+        rows += elbo_rows(256 if args.quick else 1024, repeats, wanted)
     header = f"{'row':34} {'case':30} {'ours':>10} {'ratio':>6} {'target':>7}  met"
     print(header)
     print("-" * len(header))
