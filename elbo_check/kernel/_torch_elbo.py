@@ -38,48 +38,82 @@ import torch
 from elbo_check.kernel import _torch
 from elbo_check.kernel._numerics import kl_pieces_inplace_torch
 
-__all__ = ["BernoulliNLL", "bernoulli_nll", "bernoulli_pieces", "try_elbo_loss"]
+__all__ = [
+    "BernoulliNLL",
+    "ELBOLoss",
+    "bernoulli_nll",
+    "bernoulli_slope",
+    "nll_reduced",
+    "try_elbo_loss",
+]
 
 
-def bernoulli_pieces(
-    x: torch.Tensor, logits: torch.Tensor, slope: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(−NLL, σ(l) − x)`` elementwise, the slope only when ``slope`` (else ``None``).
+def _sum(t: torch.Tensor, reduction: str, batch_ndim: int) -> torch.Tensor:
+    """Per sample (the axes after the first ``batch_ndim`` summed) or in total; a new tensor."""
+    if reduction != "batch":
+        return t.sum()
+    axes = tuple(range(batch_ndim, t.ndim))
+    return t.sum(axes) if axes else t.clone()  # sum(()) would sum every axis
 
-    Seven passes (two allocating) and two more for the slope; one ``sigmoid``
-    and one ``log1p``, against the ``exp`` and ``log1p`` of the ``log_sigmoid``
-    in ``binary_cross_entropy_with_logits`` (which cancels: ``l + softplus(−l)``
-    for x = 0).  ``−|l|`` is ``l − 2l·H(l)``, exact; an infinite logit gives
-    nan, which sends the caller to the portable form.  ``torch.heaviside`` and
-    ``torch.copysign`` would save a pass each but cost 2 to 40 passes on the CPU.
 
-    >>> nll, g = bernoulli_pieces(torch.tensor([0.0, 1.0]), torch.tensor([-30.0, 0.0]), True)
-    >>> -nll, g                          # log1p(e^−30) and log 2; σ(−30) and ½ − 1
-    (tensor([9.3576e-14, 6.9315e-01]), tensor([ 9.3576e-14, -5.0000e-01]))
+def nll_reduced(
+    x: torch.Tensor, logits: torch.Tensor, reduction: str, batch_ndim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reduced NLL, and the one large tensor it used (free for reuse).
+
+    Σ l·(H(l) − x) + Σ log1p(e^(−|l|)), both sums of terms ≥ 0: ten passes
+    through one fresh tensor, one ``sigmoid`` and one ``log1p``.  On these
+    machines each fresh large tensor can cost a page fault per 4 KiB (glibc
+    hands it back to the kernel on free, depending on its heap state), more
+    than the passes it saves.  ``log1p`` is numpy's, through a zero-copy view
+    of the scratch tensor: 0.5-0.7x torch's CPU ``log1p`` here.
+
+    >>> value, _ = nll_reduced(torch.tensor([[0.0, 1.0]]), torch.tensor([[-30.0, 0.0]]), "sum", 1)
+    >>> value                           # log1p(e^−30) + log 2
+    tensor(0.6931)
     """
-    step = torch.gt(logits, 0, out=torch.empty_like(logits))  # H(l): 1 for l > 0, else 0
-    s = torch.addcmul(logits, logits, step, value=-2).sigmoid_()  # σ(l − 2l·H) = σ(−|l|) ≤ ½
-    g = torch.addcmul(s, s, step, value=-2) if slope else None  # σ(l) − H(l) = ∓σ(−|l|)
-    same = x.shape == logits.shape
-    t = step.sub_(x) if same else step - x  # H − x, exact where it matters (Sterbenz)
-    if g is not None:
-        g = g.add_(t) if same else g + t
-    # log1p(−σ(−|l|)) = −log1p(e^(−|l|)) ≤ 0, in place; numpy's log1p through a
-    # zero-copy view costs 0.5-0.7x torch's on these CPUs (s is a fresh CPU tensor)
-    neg = s.neg_()
-    np.log1p(neg.numpy(), out=neg.numpy())
-    neg = neg.addcmul_(logits, t, value=-1) if same else neg - logits * t
-    return neg, g
+    buf = torch.abs(logits).neg_().sigmoid_().neg_()  # −σ(−|l|) ≥ −½
+    np.log1p(buf.numpy(), out=buf.numpy())  # log1p(−σ(−|l|)) = −log1p(e^(−|l|)) ≤ 0
+    tail = _sum(buf, reduction, batch_ndim)
+    step = torch.gt(logits, 0, out=buf)  # H(l): 1 for l > 0, else 0
+    # l·(H − x) ≥ 0: H − x is exact where it matters (Sterbenz), one rounding after
+    head = (step.sub_(x) if x.shape == step.shape else step - x).mul_(logits)
+    value = _sum(head, reduction, batch_ndim).sub_(tail)
+    if reduction == "batchmean":
+        value = value.div_(math.prod(head.shape[:batch_ndim]))
+    return value, buf
 
 
-def _reduce(neg: torch.Tensor, reduction: str, batch_ndim: int) -> torch.Tensor:
-    """The NLL per sample, summed, or averaged over the samples (``−neg`` reduced)."""
-    if reduction == "batch":
-        axes = tuple(range(batch_ndim, neg.ndim))
-        return (neg.sum(axes) if axes else neg).neg()  # sum(()) would sum every axis
-    if reduction == "sum":
-        return neg.sum().neg_()
-    return torch.div(neg.sum(), -math.prod(neg.shape[:batch_ndim]))
+def bernoulli_slope(
+    x: torch.Tensor, logits: torch.Tensor, scratch: torch.Tensor | None = None
+) -> torch.Tensor:
+    """σ(l) − x = (H(l) − x) ∓ σ(−|l|) (− for l > 0), a fresh tensor: five passes, one ``sigmoid``.
+
+    Exact for 0/1 targets (``−σ(−l)`` where x = 1 and l > 0, not ``σ(l) − 1``).
+    ``−|l|`` is ``l − 2l·H(l)``; ``scratch`` (the shape of ``logits``) saves an
+    allocation.  ``torch.heaviside`` and ``torch.copysign`` would save a pass
+    each but cost 2 to 40 passes on the CPU.
+
+    >>> bernoulli_slope(torch.tensor([0.0, 1.0]), torch.tensor([-30.0, 0.0]))
+    tensor([ 9.3576e-14, -5.0000e-01])
+    """
+    step = torch.gt(logits, 0, out=torch.empty_like(logits))
+    s = torch.addcmul(logits, logits, step, value=-2, out=scratch).sigmoid_()  # σ(−|l|)
+    q = s.addcmul_(s, step, value=-2)  # σ(l) − H(l) = ∓σ(−|l|)
+    g = step.sub_(x) if x.shape == step.shape else step - x
+    return g.add_(q) if g.shape == q.shape else g + q
+
+
+def _forward_nll(
+    ctx: Any, x: Any, logits: Any, reduction: str, batch_ndim: int, slope: bool
+) -> torch.Tensor:
+    """The reduced NLL; ``ctx`` keeps what the backward needs (the slope, formed here
+    in the NLL's scratch tensor, when ``slope``)."""
+    value, scratch = nll_reduced(x, logits, reduction, batch_ndim)
+    ctx.reduction, ctx.batch_ndim = reduction, batch_ndim
+    ctx.shape = torch.broadcast_shapes(x.shape, logits.shape)
+    ctx.slope = bernoulli_slope(x, logits, scratch) if slope else None
+    return value
 
 
 class BernoulliNLL(torch.autograd.Function):
@@ -87,34 +121,102 @@ class BernoulliNLL(torch.autograd.Function):
 
     ``reduction`` is ``"batch"`` (per sample: summed over the axes after the
     first ``batch_ndim``), ``"sum"`` or ``"batchmean"``.  The forward saves
-    σ(l) − x; double backward recomputes it through differentiable ops.
+    nothing but its inputs; the backward recomputes σ(l) − x (double backward:
+    through differentiable ops).
     """
 
     @staticmethod
     def forward(ctx: Any, x: Any, logits: Any, reduction: str, batch_ndim: int) -> Any:
-        need = ctx.needs_input_grad
-        neg, g = bernoulli_pieces(x, logits, slope=need[1])
-        ctx.reduction, ctx.batch_ndim, ctx.shape = reduction, batch_ndim, neg.shape
-        ctx.save_for_backward(x, logits, g)
-        return _reduce(neg, reduction, batch_ndim)
+        value = _forward_nll(ctx, x, logits, reduction, batch_ndim, ctx.needs_input_grad[1])
+        ctx.save_for_backward(x, logits)
+        return value
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
-        x, logits, g = ctx.saved_tensors
-        shape, batch_ndim = ctx.shape, ctx.batch_ndim
-        if ctx.reduction == "batch":
-            grad = grad.reshape(grad.shape + (1,) * (len(shape) - batch_ndim))
-        elif ctx.reduction == "batchmean":
-            grad = grad / math.prod(shape[:batch_ndim])
+        x, logits = ctx.saved_tensors
         need = ctx.needs_input_grad
-        grads: list[Any] = [None] * 4
-        if need[1]:
-            if torch.is_grad_enabled():  # double backward: (1 − x)σ(l) − xσ(−l), differentiable
-                g = (1 - x) * torch.sigmoid(logits) - x * torch.sigmoid(-logits)
-            grads[1] = _torch._to(grad * g, shape, logits)
-        if need[0]:
-            grads[0] = _torch._to(-grad * logits, shape, x)
-        return tuple(grads)
+        grads = _nll_grads(ctx, grad, x, logits, need[0], need[1])
+        return (*grads, None, None)
+
+
+def _nll_grads(
+    ctx: Any, grad: torch.Tensor, x: Any, logits: Any, need_x: bool, need_logits: bool
+) -> tuple[Any, Any]:
+    """The NLL's gradients (x, logits) from the reduced one (``ctx``: reduction, batch_ndim, shape)."""
+    shape, batch_ndim = ctx.shape, ctx.batch_ndim
+    if ctx.reduction == "batch":
+        grad = grad.reshape(grad.shape + (1,) * (len(shape) - batch_ndim))
+    elif ctx.reduction == "batchmean":
+        grad = grad / math.prod(shape[:batch_ndim])
+    grad_x = grad_logits = None
+    if need_logits:
+        if torch.is_grad_enabled():  # double backward: (1 − x)σ(l) − xσ(−l), differentiable
+            g = (1 - x) * torch.sigmoid(logits) - x * torch.sigmoid(-logits)
+            grad_logits = grad * g
+        else:  # the forward's slope, used up in place (a second backward recomputes it)
+            g, ctx.slope = ctx.slope, None
+            g = bernoulli_slope(x, logits) if g is None else g
+            grad_logits = g.mul_(grad)
+        grad_logits = _torch._to(grad_logits, shape, logits)
+    if need_x:
+        grad_x = _torch._to(-grad * logits, shape, x)
+    return grad_x, grad_logits
+
+
+class _KLContext:
+    """What :func:`elbo_check.kernel._torch._backward` reads from an autograd ctx."""
+
+    reduction: str
+    shape: torch.Size
+    saved_tensors: tuple[Any, ...]
+    needs_input_grad: tuple[bool, ...]
+
+
+def _plus(a: torch.Tensor | None, b: torch.Tensor | None, scale: float) -> torch.Tensor | None:
+    """``scale·a + b`` with ``None`` for a gradient that did not flow."""
+    if a is not None and scale != 1:
+        a = a * scale
+    if a is None or b is None:
+        return a if b is None else b
+    return a + b
+
+
+class ELBOLoss(torch.autograd.Function):
+    """``ELBOLoss.apply(x, logits, mu, logvar, beta, reduction)``: (loss, reconstruction, kl).
+
+    The Bernoulli NLL of :class:`BernoulliNLL` and the KL of
+    :class:`~elbo_check.kernel._torch.GaussianKL` in one Function: a Python
+    autograd node costs as much as a few kernels at these sizes, in the
+    forward and again in the backward.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: Any, logits: Any, mu: Any, lv: Any, beta: float, reduction: str
+    ) -> Any:
+        need = ctx.needs_input_grad
+        ctx.beta = beta
+        recon = _forward_nll(ctx, x, logits, reduction, lv.ndim - 1, need[1])
+        ctx.kl = kl_ctx = _KLContext()
+        kl, h, mw = _torch._forward(kl_ctx, mu, lv, None, None, reduction)
+        kl_ctx.needs_input_grad = (need[2], need[3], False, False, False)
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(x, logits, mu, lv, h, mw)
+        return torch.add(recon, kl, alpha=beta), recon, kl
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:
+        x, logits, mu, lv, h, mw = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        out: list[Any] = [None] * 6
+        g_recon = _plus(grads[0], grads[1], 1)
+        if g_recon is not None and (need[0] or need[1]):
+            out[0], out[1] = _nll_grads(ctx, g_recon, x, logits, need[0], need[1])
+        g_kl = _plus(grads[0], grads[2], ctx.beta)
+        if g_kl is not None and (need[2] or need[3]):
+            ctx.kl.saved_tensors = (mu, lv, None, None, h, mw)
+            out[2], out[3] = _torch._backward(ctx.kl, g_kl)[:2]
+        return tuple(out)
 
 
 def _eager(*tensors: torch.Tensor) -> bool:
@@ -142,7 +244,7 @@ def bernoulli_nll(
     if torch.is_grad_enabled() and (x.requires_grad or logits.requires_grad):
         value = BernoulliNLL.apply(x, logits, reduction, batch_ndim)
     else:
-        value = _reduce(bernoulli_pieces(x, logits, slope=False)[0], reduction, batch_ndim)
+        value = nll_reduced(x, logits, reduction, batch_ndim)[0]
     return value if _finite(value) else None
 
 
@@ -171,10 +273,9 @@ def try_elbo_loss(
     if out.shape[:batch_ndim] != lv.shape[:-1]:
         return None
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        recon = BernoulliNLL.apply(x, out, reduction, batch_ndim)
-        kl = _torch.GaussianKL.apply(mu, lv, None, None, reduction)
+        loss, recon, kl = ELBOLoss.apply(x, out, mu, lv, beta, reduction)
     else:
-        recon = _reduce(bernoulli_pieces(x, out, slope=False)[0], reduction, batch_ndim)
+        recon = nll_reduced(x, out, reduction, batch_ndim)[0]
         kl = _torch._reduce(kl_pieces_inplace_torch(mu, lv)[0], reduction)
-    loss = torch.add(recon, kl, alpha=beta)
+        loss = torch.add(recon, kl, alpha=beta)
     return (loss, recon, kl) if _finite(loss) else None
