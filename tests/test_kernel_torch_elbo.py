@@ -111,6 +111,15 @@ def test_the_fast_path_gives_the_generic_paths_values_and_gradients(
             torch.testing.assert_close(a.grad, b.grad, rtol=1e-13, atol=1e-300)
 
 
+def test_broadcast_logits_count_once_per_sample_on_the_generic_path() -> None:
+    x, logits, mu, lv = (t.detach().numpy() for t in batch_case(torch.float64, False))
+    one_row = logits[:1]  # one decoder output for every sample
+    for reduction in ("batch", "sum", "batchmean"):
+        got = elbo_loss(*(torch.tensor(a) for a in (x, one_row, mu, lv)), reduction=reduction)
+        want = elbo_loss(x, one_row, mu, lv, reduction=reduction)
+        np.testing.assert_allclose(got.reconstruction.numpy(), want.reconstruction, rtol=1e-14)
+
+
 def test_the_backward_equals_elbo_loss_grad_for_every_input() -> None:
     x, logits, mu, lv = batch_case(torch.float64, True)
     x.requires_grad_(False)

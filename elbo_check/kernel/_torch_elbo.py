@@ -72,6 +72,8 @@ def nll_reduced(
     >>> value                           # log1p(e^−30) + log 2
     tensor(0.6931)
     """
+    if x.shape != logits.shape:  # every element of the broadcast shape counts
+        logits = logits.expand(torch.broadcast_shapes(x.shape, logits.shape))
     buf = torch.abs(logits).neg_().sigmoid_().neg_()  # −σ(−|l|) ≥ −½
     np.log1p(buf.numpy(), out=buf.numpy())  # log1p(−σ(−|l|)) = −log1p(e^(−|l|)) ≤ 0
     tail = _sum(buf, reduction, batch_ndim)
@@ -113,7 +115,8 @@ def _forward_nll(
     ctx.reduction, ctx.batch_ndim = reduction, batch_ndim
     same = x.shape == logits.shape  # torch.broadcast_shapes costs 10-40 µs
     ctx.shape = logits.shape if same else torch.broadcast_shapes(x.shape, logits.shape)
-    ctx.slope = bernoulli_slope(x, logits, scratch) if slope else None
+    fits = scratch.shape == logits.shape  # else: logits broadcast against a larger x
+    ctx.slope = bernoulli_slope(x, logits, scratch if fits else None) if slope else None
     return value
 
 
