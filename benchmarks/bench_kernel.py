@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_kernel.py            # every row (a few minutes)
     python benchmarks/bench_kernel.py --quick    # fewer repeats, no 2^25 row
-    python benchmarks/bench_kernel.py --only jax # just the JAX rows (torch, jax, numpy, elbo)
+    python benchmarks/bench_kernel.py --only jax # one group of rows (torch, jax, numpy, elbo; repeatable)
 
 Every figure is a median of paired ratios ``ours / theirs`` (below 1: we are
 faster): each repeat times every contender once, back to back in rotating
@@ -26,7 +26,9 @@ Rows and targets:
   ``-0.5*np.sum(1 + lv - mu**2 - np.exp(lv), axis=1)``: 128×32 ≤ 2,
   256×512 ≤ 1.2, 2^22 ≤ 1.0, 2^25 ≤ 0.7;
 * ``elbo_loss`` (Bernoulli, batchmean) against its textbook in numpy and torch
-  (≤ 1.2); ``elbo_loss_grad`` and ``gaussian_kl_grad`` are reported.
+  (≤ 1.2); in torch also forward + backward (``.loss.backward()`` with every
+  input but ``x`` requiring grad, against the textbook's backward; ≤ 1.2);
+  ``elbo_loss_grad`` and ``gaussian_kl_grad`` are reported.
 
 After the per-case table it prints one line per target row of the issue: the
 best and worst paired ratio of the cases under it, the target, and whether the
@@ -260,7 +262,9 @@ def numpy_engine_rows(shapes: list[tuple[int, int]], repeats: int, engine: str) 
 # --------------------------------------------------------------------------
 
 
-def elbo_rows(batch: int, repeats: int) -> list[Row]:
+def elbo_rows(
+    batch: int, repeats: int, libraries: tuple[str, ...] = ("numpy", "torch")
+) -> list[Row]:
     rng = np.random.default_rng(1)
     features, latent = 784, 64
     rows: list[Row] = []
@@ -270,8 +274,9 @@ def elbo_rows(batch: int, repeats: int) -> list[Row]:
         mu = rng.standard_normal((batch, latent)).astype(dtype)
         lv = rng.standard_normal((batch, latent)).astype(dtype)
 
-        pairs = numpy_elbo_pairs(x, logits, mu, lv)
-        pairs.update(torch_elbo_pair(x, logits, mu, lv))
+        pairs = numpy_elbo_pairs(x, logits, mu, lv) if "numpy" in libraries else {}
+        if "torch" in libraries:
+            pairs.update(torch_elbo_pair(x, logits, mu, lv))
         for what, (ours, theirs, target) in pairs.items():
             runs = side_by_side({"ours": ours, "textbook": theirs}, repeats)
             width = latent if "gaussian_kl_grad" in what else features
@@ -337,6 +342,12 @@ def torch_elbo_pair(x: Any, logits: Any, mu: Any, lv: Any) -> dict[str, tuple[An
     except ImportError:
         return {}
     tx, tl, tm, tv = (torch.from_numpy(a) for a in (x, logits, mu, lv))
+    # a training step: the decoder logits and the encoder outputs require grad
+    gl, gm, gv = (t.clone().requires_grad_() for t in (tl, tm, tv))
+
+    def textbook_loss(tl: Any, tm: Any, tv: Any) -> Any:
+        recon = F.binary_cross_entropy_with_logits(tl, tx, reduction="sum") / len(tx)
+        return recon + -0.5 * torch.sum(1 + tv - tm.pow(2) - tv.exp()) / len(tx)
 
     def ours() -> Any:
         with single_thread(torch):
@@ -344,10 +355,20 @@ def torch_elbo_pair(x: Any, logits: Any, mu: Any, lv: Any) -> dict[str, tuple[An
 
     def textbook() -> Any:
         with single_thread(torch):
-            recon = F.binary_cross_entropy_with_logits(tl, tx, reduction="sum") / len(tx)
-            return recon + -0.5 * torch.sum(1 + tv - tm.pow(2) - tv.exp()) / len(tx)
+            return textbook_loss(tl, tm, tv)
 
-    return {"torch elbo_loss / textbook": (ours, textbook, "<= 1.2")}
+    def ours_step() -> None:
+        with single_thread(torch):
+            elbo_loss(tx, gl, gm, gv).loss.backward()
+
+    def textbook_step() -> None:
+        with single_thread(torch):
+            textbook_loss(gl, gm, gv).backward()
+
+    return {
+        "torch elbo_loss / textbook": (ours, textbook, "<= 1.2"),
+        "torch elbo_loss fwd+bwd / textbook": (ours_step, textbook_step, "<= 1.2"),
+    }
 
 
 # --------------------------------------------------------------------------
@@ -384,6 +405,7 @@ ISSUE_ROWS: list[tuple[str, str, Callable[[Row], bool]]] = [
         )
     ),
     ("elbo_loss (numpy, torch) / textbook", "<= 1.2", lambda r: "elbo_loss /" in r[0]),
+    ("elbo_loss fwd+bwd (torch) / textbook", "<= 1.2", lambda r: "elbo_loss fwd+bwd" in r[0]),
     ("elbo_loss_grad (numpy) / textbook", "report", lambda r: "elbo_loss_grad" in r[0]),
     ("gaussian_kl_grad (numpy) / textbook", "report", lambda r: "gaussian_kl_grad" in r[0]),
 ]

@@ -19,6 +19,7 @@ from elbo_check.errors import UsageError
 from elbo_check.kernel._kl import (
     _FLOATS,
     _compute_dtype,
+    _is_torch,
     _output,
     _sum_to,
     gaussian_kl,
@@ -155,13 +156,10 @@ def _recon_torch_eager(native: Any, prep: _ELBOPrepared) -> Any:
     """
     if getattr(native, "__name__", "") != "torch":
         return None
-    from elbo_check.kernel import _torch
+    from elbo_check.kernel import _torch_elbo
 
-    elementwise = _torch.bernoulli_nll_eager(prep.x, prep.out)
-    if elementwise is None:
-        return None
-    recon = _per_sample(native, elementwise, prep.data_shape, prep.event_axes)
-    return recon if math.isfinite(float(recon.detach().sum())) else None
+    batch_ndim = len(prep.latent_shape) - 1
+    return _torch_elbo.bernoulli_nll(prep.x, prep.out, "batch", batch_ndim)
 
 
 def _per_sample(xp: Any, elementwise: Any, shape: tuple[Any, ...], axes: tuple[int, ...]) -> Any:
@@ -177,6 +175,19 @@ def _reduce_samples(xp: Any, per_sample: Any, reduction: str) -> Any:
     if reduction == "sum":
         return total
     return total / math.prod(per_sample.shape)
+
+
+def _try_torch(
+    x: Any, decoder_out: Any, mu: Any, logvar: Any, beta: Any, reduction: str
+) -> tuple[Any, Any, Any] | None:
+    """The eager-CPU torch fast path of the Bernoulli ELBO (valid arguments only), or ``None``."""
+    if reduction not in _ELBO_REDUCTIONS or type(beta) not in (int, float):
+        return None
+    if not 0 <= beta < math.inf:
+        return None
+    from elbo_check.kernel import _torch_elbo
+
+    return _torch_elbo.try_elbo_loss(x, decoder_out, mu, logvar, beta, reduction)
 
 
 def elbo_loss(
@@ -230,6 +241,10 @@ def elbo_loss(
     ELBOTerms
         ``(loss, reconstruction, kl)``, reduced alike, ``loss = reconstruction + beta*kl``.
     """
+    if xp is None and likelihood == "bernoulli" and _is_torch(logvar):
+        fast = _try_torch(x, decoder_out, mu, logvar, beta, reduction)
+        if fast is not None:
+            return ELBOTerms(*fast)
     prep = _prepare_elbo(x, decoder_out, mu, logvar, likelihood, obs_logvar, beta, reduction, xp)
     given, xp = xp, prep.xp
     native = _native(xp)

@@ -37,7 +37,6 @@ __all__ = [
     "TILES_MIN_SIZE_F32",
     "GaussianKL",
     "GaussianKLFunc",
-    "bernoulli_nll_eager",
     "gaussian_kl_tensors",
     "try_gaussian_kl",
 ]
@@ -245,34 +244,3 @@ def try_gaussian_kl(arrays: tuple[Any, ...], reduction: str) -> torch.Tensor | N
     elif reduction == "batch" and not lv.ndim:
         return None
     return gaussian_kl_tensors(prepared, reduction)
-
-
-def bernoulli_nll_eager(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor | None:
-    """softplus(l) − x·l elementwise in a few where-free kernels, on eager CPU tensors.
-
-    ``(1 − x)·relu(l) + x·relu(−l) + log1p(e^(−|l|))``, each term ≥ 0 for ``x``
-    in [0, 1] (no cancellation), the last as ``−logsigmoid(|l|)`` (one fused
-    kernel).  ``torch.where`` on a boolean mask costs 10 to 30 multiplies on
-    the CPU; the portable form needs it only to make ``0·inf`` (an infinite
-    logit with its matching target) 0, so a non-finite result here sends the
-    caller to it.  ``None`` where this form does not apply (other devices,
-    ``torch.compile``, ``torch.func`` transforms).
-    """
-    if not out.is_cpu or torch.compiler.is_compiling():
-        return None
-    if torch._C._are_functorch_transforms_active():
-        return None
-    logsigmoid = torch.nn.functional.logsigmoid
-    if torch.is_grad_enabled() and (x.requires_grad or out.requires_grad):
-        # (1 − x)·softplus(l) + x·softplus(−l): the same sum of terms ≥ 0, through
-        # smooth functions, so that autograd gives σ(l) − x at l = 0 too
-        return (x - 1) * logsigmoid(-out) - x * logsigmoid(out)
-    if x.shape != out.shape:
-        nll = torch.relu(out) * (1 - x)
-        nll = torch.addcmul(nll, torch.clamp(out, max=0), x, value=-1)  # + x·relu(−l)
-        return nll - logsigmoid(out.abs())
-    # the same steps in place: a fresh large CPU tensor costs page faults
-    scratch = torch.rsub(x, 1)
-    nll = torch.relu(out).mul_(scratch)
-    nll.addcmul_(torch.clamp(out, max=0, out=scratch), x, value=-1)
-    return nll.sub_(logsigmoid(torch.abs(out, out=scratch)))
