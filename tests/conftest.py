@@ -11,7 +11,9 @@ suite is deterministic.  ``thorough`` runs many more random examples locally::
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # Plain ndarrays take numba's loop from a program's 16th call (ELBO_CHECK_JIT=auto);
@@ -35,3 +37,16 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def _the_kernel_engine_is_left_as_found() -> Iterator[None]:
+    """A test that leaves the numpy engine switched (a leak) errors, and the switch is undone."""
+    from elbo_check.kernel import _kl
+
+    before = (_kl._JitState.module, _kl._JitState.calls)
+    yield
+    after = (_kl._JitState.module, _kl._JitState.calls)
+    if after[0] is not before[0]:
+        _kl._JitState.module, _kl._JitState.calls = before
+        pytest.fail(f"the test left the kernel's numpy engine switched: {after[0]!r}")

@@ -188,7 +188,9 @@ def numpy_engine() -> str:
 def forced_engine(name: str) -> Iterator[None]:
     """Within the block, plain ndarrays take ``name`` (``"numba"`` or ``"numpy"``).
 
-    For the tests and the benchmark.  ``"numba"`` raises ImportError without numba.
+    For the tests and the benchmark: the setting is process-wide, so enter it
+    once, not from several threads at a time.  ``"numba"`` raises ImportError
+    without numba.
 
     >>> import numpy as np
     >>> with forced_engine("numpy"):
