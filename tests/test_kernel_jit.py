@@ -244,15 +244,18 @@ def half_expm1_reference(values: np.ndarray) -> np.ndarray:
 def test_the_loop_logvar_gradient_matches_the_oracle_from_underflow_to_overflow(
     dtype: type,
 ) -> None:
+    # the loop itself (gaussian_kl_grad takes it for float64; float32 stays in numpy)
     logvar = whole_range(dtype)[::3]
-    with KL.forced_engine("numba"):
-        got = gaussian_kl_grad(np.zeros_like(logvar), logvar, reduction="none")
-    ref = half_expm1_reference(logvar)
-    fits = np.abs(ref) <= np.finfo(dtype).max
-    assert got.logvar.dtype == dtype
-    assert max_relative_error(got.logvar[fits], ref[fits], dtype) <= RTOL[dtype]
-    assert np.isinf(got.logvar[~fits]).all()
-    # float32 logvar = 800: inf, as gaussian_kl_grad gives on every path
+    g_mu, g_lv = _jit.kl_grad_standard(np.ones_like(logvar), logvar, 0.5)
+    half = half_expm1_reference(logvar)
+    ref = half * 0.5
+    fits = np.abs(half) <= np.finfo(dtype).max  # the slope, then the scale (as every path)
+    assert g_lv.dtype == g_mu.dtype == dtype
+    assert (g_mu == 0.5).all()
+    assert max_relative_error(g_lv[fits], ref[fits], dtype) <= RTOL[dtype]
+    assert np.isinf(g_lv[~fits]).all()
+    # logvar = 800: inf, as gaussian_kl_grad gives on every path
+    assert np.isinf(_jit.kl_grad_standard(np.zeros(1, dtype), np.array([800.0], dtype), 1.0)[1])
     with KL.forced_engine("numba"):
         edge = gaussian_kl_grad(np.zeros(1, dtype), np.array([800.0], dtype)).logvar
     assert np.isinf(edge).all()
