@@ -107,23 +107,37 @@ _inline = numba.njit(inline="always", error_model="numpy", cache=True, nogil=Tru
 _compiled = numba.njit(error_model="numpy", cache=True, nogil=True)
 
 
-def _pow2_typing(typingctx: Any, e: Any, like: Any) -> Any:
-    """2.0**e in ``like``'s float type, from its bits, for a normal power (vectorisable)."""
-    wide = like == types.float64
-    sig = like(types.int64, like)
+def _pow2_half(minus: int, high: bool) -> Any:
+    """An intrinsic: one of the two factors 2^a · 2^(e − a) of 2^e, e = kf − ``minus``.
 
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        width, bias, shift = (64, 1023, 52) if wide else (32, 127, 23)
-        ity = ir.IntType(width)
-        e = args[0] if wide else builder.trunc(args[0], ity)
-        biased = builder.add(e, ir.Constant(ity, bias))
-        fty = ir.DoubleType() if wide else ir.FloatType()
-        return builder.bitcast(builder.shl(biased, ir.Constant(ity, shift)), fty)
+    ``kf`` is an integer-valued float (the reduction's k); ``a = e >> 1``; the
+    factor is ``2^(e − a)`` if ``high`` else ``2^a``, in ``kf``'s float type,
+    formed from its bits in the integer type of that width (float32: int32,
+    so the loop keeps 16 lanes).  Both factors are normal numbers for every k
+    that occurs, so their product overflows or underflows only with 2^e.
+    """
 
-    return sig, codegen
+    def typing(typingctx: Any, kf: Any) -> Any:
+        wide = kf == types.float64
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            width, bias, shift = (64, 1023, 52) if wide else (32, 127, 23)
+            ity = ir.IntType(width)
+            e = builder.sub(builder.fptosi(args[0], ity), ir.Constant(ity, minus))
+            a = builder.ashr(e, ir.Constant(ity, 1))
+            part = builder.sub(e, a) if high else a
+            bits = builder.shl(builder.add(part, ir.Constant(ity, bias)), ir.Constant(ity, shift))
+            return builder.bitcast(bits, ir.DoubleType() if wide else ir.FloatType())
+
+        return kf(kf), codegen
+
+    return intrinsic(typing)
 
 
-_pow2: Any = intrinsic(_pow2_typing)
+_pow2_lo: Any = _pow2_half(0, False)  # 2^e = _pow2_lo(kf) · _pow2_hi(kf), e = kf
+_pow2_hi: Any = _pow2_half(0, True)
+_half_pow2_lo: Any = _pow2_half(1, False)  # 2^(e − 1) = _half_pow2_lo(kf) · _half_pow2_hi(kf)
+_half_pow2_hi: Any = _pow2_half(1, True)
 
 
 @_inline
@@ -150,10 +164,8 @@ def _half_f(d: Any, k: Any) -> Any:
     small = abs(d) <= k.threshold
     c = d if small else r
     q = c * c * _g(c, k.g)  # e^c − 1 − c
-    k1 = np.int64(kf) - 1
-    a = k1 >> 1
-    sa = _pow2(a, d)
-    sb = _pow2(k1 - a, d)
+    sa = _half_pow2_lo(kf)
+    sb = _half_pow2_hi(kf)
     s = sa * sb  # 2^(k−1), finite where it is used
     half_exp = (sa * (k.one + (r + q))) * sb  # ½e^d, overflowing only with it
     x = min(max(d, k.low), k.high)
@@ -173,9 +185,7 @@ def _half_f(d: Any, k: Any) -> Any:
 def _exp(x: Any, k: Any) -> Any:
     """e^x from the same reduction and polynomial."""
     kf, r = _reduce(x, k)
-    n = np.int64(kf)
-    a = n >> 1
-    value = (_pow2(a, x) * (k.one + (r + r * r * _g(r, k.g)))) * _pow2(n - a, x)
+    value = (_pow2_lo(kf) * (k.one + (r + r * r * _g(r, k.g)))) * _pow2_hi(kf)
     return x if x != x else value
 
 
