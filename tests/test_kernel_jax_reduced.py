@@ -7,7 +7,9 @@ takes it from ``EXP_FORM_BYTES`` of logvar on.  Checked here, in numpy and
 under ``jax.jit``, ``grad`` and ``vmap`` (the size switch forced to 0): every
 ``k`` from d = −800 to 710.5, the seams of the threshold and of the rounding
 of ``k`` one ulp either side, the window 709.78–710.475 where ½e^d is finite
-although e^d is not, and ±inf and nan.
+although e^d is not, and ±inf and nan.  And, for large arrays of either
+dtype, that the compiled value-and-grad needs no temporary array (the μ
+gradient is written over the elementwise KL) and still gives exactly μ.
 """
 
 from __future__ import annotations
@@ -170,3 +172,30 @@ def test_jax_vmap_of_grad_matches_the_oracle_row_by_row(jax_x64: Any, oracle: An
     assert moderate.sum() >= 5
     want = kl_reference_array(mu[moderate], rows[moderate]).reshape(-1, rows.shape[1])
     np.testing.assert_allclose(np.asarray(sums)[moderate], want.sum(axis=1), rtol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_large_value_and_grad_writes_the_mu_gradient_over_the_kl_buffer(
+    jax_x64: Any, monkeypatch: pytest.MonkeyPatch, dtype: str
+) -> None:
+    # not a timing: the compiled program needs no temporary array (the mu gradient
+    # reuses the elementwise KL's buffer), and that gradient is still exactly mu,
+    # also where the KL is inf or nan
+    import elbo_check.kernel._jax as J
+
+    jnp = jax_x64.numpy
+    n = 1 << 19
+    monkeypatch.setattr(J, "EXP_FORM_BYTES", n)  # the default, whatever the fixture set
+    mu = np.random.default_rng(7).standard_normal(n // np.dtype(dtype).itemsize).astype(dtype)
+    lv = np.zeros_like(mu)
+    lv[:4] = [np.inf, -np.inf, np.nan, 800.0]
+
+    def total(m: Any, v: Any) -> Any:
+        return gaussian_kl(m, v, reduction="sum")
+
+    vg = jax_x64.jit(jax_x64.value_and_grad(total, argnums=(0, 1)))
+    stats = vg.lower(jnp.asarray(mu), jnp.asarray(lv)).compile().memory_analysis()
+    if stats is not None:
+        assert stats.temp_size_in_bytes == 0
+    _, (gmu, _) = vg(jnp.asarray(mu), jnp.asarray(lv))
+    np.testing.assert_array_equal(np.asarray(gmu), mu)

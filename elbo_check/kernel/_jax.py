@@ -5,7 +5,9 @@ tracer) arrives.  The primal is :func:`~elbo_check.kernel._numerics.kl_pieces`
 in its traceable form (``where``-blend, no data-dependent shapes); without a
 prior, its two-loop arrangement
 :func:`~elbo_check.kernel._numerics.kl_pieces_standard_two_pass` (for large
-float64 arrays with ``h`` range-reduced onto the same polynomial).  Both work
+float64 arrays with ``h`` range-reduced onto the same polynomial, and on
+large arrays with the μ gradient written over the elementwise KL's buffer, see
+``_mu_after``).  Both work
 under ``jit``, ``vmap`` and ``grad``; the JVP is linear in the tangents,
 
     dKL = h·dℓ + mw·w·(dμ − dμp) − (h + ½mw²)·dℓp,   h = ½·expm1(ℓ − ℓp),
@@ -56,10 +58,23 @@ def _reduce(x: Any, reduction: str) -> Any:
 EXP_FORM_BYTES = 512 << 10
 
 
+def _large(lv: Any) -> bool:
+    return bool(lv.size * lv.dtype.itemsize >= EXP_FORM_BYTES)
+
+
 def _standard_pieces(mu: Any, lv: Any) -> tuple[Any, Any]:
     """``(kl, h)`` elementwise: :func:`kl_pieces_standard_two_pass`, its ``h`` form by size."""
-    large = lv.size * lv.dtype.itemsize >= EXP_FORM_BYTES  # float64 only: see Params
-    return kl_pieces_standard_two_pass(jnp, mu, lv, reduced=large)
+    return kl_pieces_standard_two_pass(jnp, mu, lv, reduced=_large(lv))  # float64 only
+
+
+def _mu_after(kl: Any, mu: Any) -> Any:
+    """``mu`` itself (the KL is never negative), read after the elementwise KL.
+
+    On large arrays XLA then writes ∂KL/∂μ over the KL's buffer once the sum
+    has read it, instead of copying μ first and giving the KL a fresh
+    temporary (whose page faults cost as much CPU time as the arithmetic).
+    """
+    return jnp.where(kl < 0.0, -mu, mu) if _large(kl) else mu
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
@@ -72,7 +87,7 @@ def _kl_standard_jvp(reduction: str, primals: Any, tangents: Any) -> tuple[Any, 
     mu, lv = primals
     dmu, dlv = tangents
     kl, h = _standard_pieces(mu, lv)
-    dkl = jnp.broadcast_to(mu * dmu + h * dlv, kl.shape)
+    dkl = jnp.broadcast_to(_mu_after(kl, mu) * dmu + h * dlv, kl.shape)
     return _reduce(kl, reduction), _reduce(dkl, reduction)
 
 
