@@ -4,7 +4,10 @@ This module imports JAX; ``_kl.py`` imports it only when a JAX array (or a
 tracer) arrives.  The primal is :func:`~elbo_check.kernel._numerics.kl_pieces`
 in its traceable form (``where``-blend, no data-dependent shapes); without a
 prior, its two-loop arrangement
-:func:`~elbo_check.kernel._numerics.kl_pieces_standard_two_pass`.  Both work
+:func:`~elbo_check.kernel._numerics.kl_pieces_standard_two_pass` (for large
+float64 arrays with ``h`` range-reduced onto the same polynomial, and on
+large arrays with the μ gradient written over the elementwise KL's buffer, see
+``_mu_after``).  Both work
 under ``jit``, ``vmap`` and ``grad``; the JVP is linear in the tangents,
 
     dKL = h·dℓ + mw·w·(dμ − dμp) − (h + ½mw²)·dℓp,   h = ½·expm1(ℓ − ℓp),
@@ -47,16 +50,31 @@ def _reduce(x: Any, reduction: str) -> Any:
 
 
 #: From this many bytes of logvar on, XLA's CPU cost model splits even a light
-#: (memory-bound) loop over two threads, so the heavier ``exp`` form of
-#: ``h`` (float64: XLA's ``expm1`` costs about two ``exp``) no longer adds a
-#: split of its own; below it, ``expm1`` keeps the ``h`` loop on one thread.
+#: (memory-bound) loop over two threads, so the heavier range-reduced form of
+#: ``h`` (float64: :func:`~elbo_check.kernel._numerics.half_expm1_reduced`,
+#: the polynomial in place of ``exp``; XLA's ``expm1`` costs about two ``exp``)
+#: no longer adds a split of its own; below it, ``expm1`` keeps the ``h`` loop
+#: on one thread.
 EXP_FORM_BYTES = 512 << 10
+
+
+def _large(lv: Any) -> bool:
+    return bool(lv.size * lv.dtype.itemsize >= EXP_FORM_BYTES)
 
 
 def _standard_pieces(mu: Any, lv: Any) -> tuple[Any, Any]:
     """``(kl, h)`` elementwise: :func:`kl_pieces_standard_two_pass`, its ``h`` form by size."""
-    from_exp = lv.size * lv.dtype.itemsize >= EXP_FORM_BYTES  # float64 only: see Params
-    return kl_pieces_standard_two_pass(jnp, mu, lv, from_exp=from_exp)
+    return kl_pieces_standard_two_pass(jnp, mu, lv, reduced=_large(lv))  # float64 only
+
+
+def _mu_after(kl: Any, mu: Any) -> Any:
+    """``mu`` itself (the KL is never negative), read after the elementwise KL.
+
+    On large arrays XLA then writes ∂KL/∂μ over the KL's buffer once the sum
+    has read it, instead of copying μ first and giving the KL a fresh
+    temporary (whose page faults cost as much CPU time as the arithmetic).
+    """
+    return jnp.where(kl < 0.0, -mu, mu) if _large(kl) else mu
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
@@ -69,7 +87,7 @@ def _kl_standard_jvp(reduction: str, primals: Any, tangents: Any) -> tuple[Any, 
     mu, lv = primals
     dmu, dlv = tangents
     kl, h = _standard_pieces(mu, lv)
-    dkl = jnp.broadcast_to(mu * dmu + h * dlv, kl.shape)
+    dkl = jnp.broadcast_to(_mu_after(kl, mu) * dmu + h * dlv, kl.shape)
     return _reduce(kl, reduction), _reduce(dkl, reduction)
 
 

@@ -13,7 +13,8 @@ the same function arranged as two loops for XLA; eager torch on the CPU calls
 numpy tiles (``_tiles.py``, which also serve small plain arrays as one tile) are
 its in-place, blocked form with the same :class:`Params`; numba's loop
 (``_jit.py``, the optional ``fast`` extra) takes the same threshold and
-polynomial and builds :math:`e^d` from that polynomial too.  The tests hold
+polynomial and builds :math:`e^d` from that polynomial too, as the JAX slope
+of large float64 arrays does (:func:`half_expm1_reduced`).  The tests hold
 all of them to the mpmath oracle, and a perturbed coefficient in
 :data:`PARAMS64` fails every path.
 
@@ -42,6 +43,7 @@ __all__ = [
     "PARAMS64",
     "Params",
     "half_expm1",
+    "half_expm1_reduced",
     "half_f_small",
     "horner",
     "kl_pieces",
@@ -202,6 +204,59 @@ def half_expm1(xp: Any, d: Any, p: Params, guard: bool = True, from_exp: bool = 
     return xp.where(over, (e + 1.0) * p.half_exp_split - 0.5, e * 0.5)
 
 
+#: fdlibm's split of ln 2 (k·LN2_HI is exact for every k the reduction meets)
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
+_ROUND = 1.5 * 2.0**52  # an integer-valued x < 2^51 in size: bits(x + _ROUND) = _ROUND_BITS + x
+_ROUND_BITS = 0x4338000000000000
+#: d is clipped to this range first: 2^(k−2) stays a normal number, and ½e^d
+#: overflows exactly where it must (ln(2·huge) = 710.4758...)
+_REDUCED_RANGE = (-707.0, 710.5)
+
+
+def half_expm1_reduced(xp: Any, d: Any, p: Params | None = None) -> Any:
+    r"""½expm1(d) for float64 ``d`` from the polynomial of ``p`` alone (no ``exp``).
+
+    The range-reduced arrangement of the same :class:`Params` (numba's loop in
+    ``_jit.py`` builds :math:`e^d` the same way): :math:`d = k\ln 2 + r` with
+    fdlibm's two-part ln 2, :math:`|r| \le \tfrac12\ln 2 <` ``p.threshold``,
+    :math:`e^r = 1 + r + r^2 G(r)`, and :math:`\tfrac12 e^d = 2\cdot 2^{k-2}e^r`
+    with :math:`2^{k-2}` formed from its bits (the factor 2 last, so that
+    :math:`\tfrac12 e^d` overflows only where it must: finite up to
+    :math:`d = 710.475`).  Where ``|d| <= p.threshold`` it is
+    :math:`\tfrac12 d + \tfrac12 d^2 G(d)`: one polynomial evaluation serves
+    both branches.  Below ``d = −707``, :math:`\tfrac12 e^d < 10^{-307}` is
+    below an ulp of ½ and the result is −½; ``+inf`` gives ``+inf`` and nan
+    gives nan.  XLA compiles this to cheaper code than its ``exp``.  ``p``
+    defaults to :data:`PARAMS64` as it is at call time.
+
+    >>> import numpy as np
+    >>> half_expm1_reduced(np, np.array([1e-9, 1.0, -np.inf, 710.4]))
+    array([ 5.00000000e-010,  8.59140914e-001, -5.00000000e-001,  1.66636428e+308])
+    """
+    p = PARAMS64 if p is None else p
+    x = xp.clip(d, *_REDUCED_RANGE)
+    kf = xp.round(x * (1.0 / math.log(2.0)))  # round-half-even; |kf| <= 1025
+    r = (x - kf * LN2_HI) - kf * LN2_LO
+    small = xp.abs(d) <= p.threshold
+    c = xp.where(small, d, r)
+    q = (c * c) * horner(c, p.coeffs)  # e^c − 1 − c
+    # 2^(k−2) from its bits: exponent field k − 2 + 1023 (kf + _ROUND is exact)
+    biased = _bitcast(xp, kf + _ROUND, xp.int64) - (_ROUND_BITS - 1021)
+    quarter_pow = _bitcast(xp, biased << 52, xp.float64)
+    half_exp = (quarter_pow * (1.0 + (r + q))) * 2.0
+    return xp.where(small, 0.5 * d + 0.5 * q, half_exp - 0.5)
+
+
+def _bitcast(xp: Any, x: Any, dtype: Any) -> Any:
+    """``x``'s bits as ``dtype`` of the same width (numpy, torch or ``jax.numpy``)."""
+    if getattr(xp, "__name__", "") == "jax.numpy":
+        import jax
+
+        return jax.lax.bitcast_convert_type(x, dtype)
+    return x.view(dtype)
+
+
 def _scalar(xp: Any, like: Any, value: float) -> Any:
     """``value`` for a where argument: a Python float where the library takes one."""
     if getattr(xp, "__name__", "") in ("numpy", "torch", "jax.numpy"):
@@ -308,7 +363,7 @@ def kl_pieces(
 
 
 def kl_pieces_standard_two_pass(
-    xp: Any, mu: Any, lv: Any, *, from_exp: bool = False
+    xp: Any, mu: Any, lv: Any, *, from_exp: bool = False, reduced: bool = False
 ) -> tuple[Any, Any]:
     """``(kl, h)`` of :func:`kl_pieces` without a prior, as two light loops (XLA).
 
@@ -316,7 +371,8 @@ def kl_pieces_standard_two_pass(
     polynomial near 0 and from ``h − ½d`` elsewhere, ``h = ½expm1(d)`` with the
     overflow guard of :func:`half_expm1` (``from_exp``, honoured where
     ``Params.use_expm1`` is false: the ``exp`` form and the polynomial near 0,
-    as ``kl_pieces(fused=True)``), ``KL = ½f + ½μ²``.
+    as ``kl_pieces(fused=True)``; ``reduced``, honoured in float64 only:
+    ``h`` from :func:`half_expm1_reduced`), ``KL = ½f + ½μ²``.
     Two differences of arrangement, so that XLA's CPU compiler makes one loop
     for ``h`` (the logvar gradient) and one for the KL that only *reads* ``h``,
     each with at most one floating-point operation per byte it moves (its
@@ -342,10 +398,13 @@ def kl_pieces_standard_two_pass(
     p = params_for(lv.dtype)
     from_exp = from_exp and not p.use_expm1
     with _quiet(xp):
-        h = half_expm1(xp, lv, p, True, from_exp)
-        if from_exp:  # ½expm1(d) = ½d + ½f(d) where |d| <= threshold
-            c = xp.clip(lv, -p.threshold, p.threshold)
-            h = xp.where(c == lv, 0.5 * c + half_f_small(c, p), h)
+        if reduced and p is PARAMS64:
+            h = half_expm1_reduced(xp, lv, p)
+        else:
+            h = half_expm1(xp, lv, p, True, from_exp)
+            if from_exp:  # ½expm1(d) = ½d + ½f(d) where |d| <= threshold
+                c = xp.clip(lv, -p.threshold, p.threshold)
+                h = xp.where(c == lv, 0.5 * c + half_f_small(c, p), h)
         large = h - 0.5 * lv
         small = half_f_small(lv, p)
         q = mu * (0.5 * mu)
