@@ -3,7 +3,7 @@
 :func:`~elbo_check.kernel._numerics.half_expm1_reduced` builds ½expm1(d) from
 the polynomial of :data:`~elbo_check.kernel._numerics.PARAMS64` alone
 (``d = k·ln 2 + r``, ``2^(k−2)`` from its bits); JAX's no-prior ``custom_jvp``
-takes it from ``EXP_FORM_BYTES`` of logvar on.  Checked here, in numpy and
+takes it from ``LARGE_FORM_BYTES`` of logvar on.  Checked here, in numpy and
 under ``jax.jit``, ``grad`` and ``vmap`` (the size switch forced to 0): every
 ``k`` from d = −800 to 710.5, the seams of the threshold and of the rounding
 of ``k`` one ulp either side, the window 709.78–710.475 where ½e^d is finite
@@ -85,7 +85,7 @@ def jax_x64(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     jax = pytest.importorskip("jax")
     import elbo_check.kernel._jax as J
 
-    monkeypatch.setattr(J, "EXP_FORM_BYTES", 0)
+    monkeypatch.setattr(J, "LARGE_FORM_BYTES", 0)
     saved = jax.config.jax_enable_x64
     jax.config.update("jax_enable_x64", True)
     try:
@@ -185,7 +185,7 @@ def test_a_large_value_and_grad_writes_the_mu_gradient_over_the_kl_buffer(
 
     jnp = jax_x64.numpy
     n = 1 << 19
-    monkeypatch.setattr(J, "EXP_FORM_BYTES", n)  # the default, whatever the fixture set
+    monkeypatch.setattr(J, "LARGE_FORM_BYTES", n)  # the default, whatever the fixture set
     mu = np.random.default_rng(7).standard_normal(n // np.dtype(dtype).itemsize).astype(dtype)
     lv = np.zeros_like(mu)
     lv[:4] = [np.inf, -np.inf, np.nan, 800.0]

@@ -143,7 +143,7 @@ def test_jax_matches_the_oracle_in_either_form_of_h(
 ) -> None:
     import elbo_check.kernel._jax as J
 
-    monkeypatch.setattr(J, "EXP_FORM_BYTES", 0 if exp_form else 1 << 62)
+    monkeypatch.setattr(J, "LARGE_FORM_BYTES", 0 if exp_form else 1 << 62)
     jnp = jax_x64.numpy
     cols = edge_columns(dtype)
     values, gmu, glv = jit_value_and_grads(jax_x64, jnp.asarray(cols[0]), jnp.asarray(cols[1]))
@@ -159,9 +159,9 @@ def test_a_large_float64_logvar_takes_the_range_reduced_form_and_stays_exact(jax
 
     jnp = jax_x64.numpy
     base = np.concatenate([sweep(np.float64), edge_columns(np.float64)[1]])
-    reps = -(-J.EXP_FORM_BYTES // base.nbytes) + 1
+    reps = -(-J.LARGE_FORM_BYTES // base.nbytes) + 1
     lv = np.tile(base, reps)
-    assert lv.nbytes >= J.EXP_FORM_BYTES
+    assert lv.nbytes >= J.LARGE_FORM_BYTES
     values, gmu, glv = jit_value_and_grads(jax_x64, jnp.zeros(lv.shape), jnp.asarray(lv))
     want_kl = np.tile(kl_reference_array(np.zeros_like(base), base), reps)
     want_h = np.tile(oracle_grads(base), reps)

@@ -55,11 +55,11 @@ def _reduce(x: Any, reduction: str) -> Any:
 #: the polynomial in place of ``exp``; XLA's ``expm1`` costs about two ``exp``)
 #: no longer adds a split of its own; below it, ``expm1`` keeps the ``h`` loop
 #: on one thread.
-EXP_FORM_BYTES = 512 << 10
+LARGE_FORM_BYTES = 512 << 10
 
 
 def _large(lv: Any) -> bool:
-    return bool(lv.size * lv.dtype.itemsize >= EXP_FORM_BYTES)
+    return bool(lv.size * lv.dtype.itemsize >= LARGE_FORM_BYTES)
 
 
 def _standard_pieces(mu: Any, lv: Any) -> tuple[Any, Any]:
