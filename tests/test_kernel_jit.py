@@ -219,6 +219,26 @@ def test_a_numba_that_cannot_compile_warns_once_and_numpy_answers(
 
 
 @pytest.mark.usefixtures("fresh_engine")
+@pytest.mark.parametrize("loop", ["kl_grad_standard", "bernoulli_logit_grad"])
+def test_a_gradient_loop_that_fails_warns_once_and_numpy_answers(
+    loop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("LLVM ERROR: cannot select")
+
+    monkeypatch.setenv("ELBO_CHECK_JIT", "on")
+    monkeypatch.setattr(_jit, loop, broken)
+    args = (np.ones((2, 3)), np.array([[40.0, -1.0, 0.0]] * 2), np.zeros((2, 2)), np.zeros((2, 2)))
+    with KL.forced_engine("numpy"):
+        want = elbo_loss_grad(*args, reduction="sum")
+    with pytest.warns(RuntimeWarning, match=r"unavailable \(LLVM ERROR: cannot select\)"):
+        got = elbo_loss_grad(*args, reduction="sum")
+    for g, w in zip(got[:3], want[:3], strict=True):
+        np.testing.assert_allclose(g, w, rtol=4 * np.finfo(np.float64).eps, atol=0)
+    assert KL.numpy_engine() == "numpy"
+
+
+@pytest.mark.usefixtures("fresh_engine")
 def test_an_unknown_jit_setting_is_a_one_line_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ELBO_CHECK_JIT", "fast")
     with pytest.raises(UsageError, match=r"ELBO_CHECK_JIT='fast': expected one of auto, on, off"):

@@ -24,7 +24,7 @@ from elbo_check.kernel._kl import (
     _sum_to,
     gaussian_kl,
     gaussian_kl_grad,
-    jit_module,
+    jit_call,
 )
 
 __all__ = ["ELBOGrad", "ELBOTerms", "elbo_loss", "elbo_loss_grad"]
@@ -261,14 +261,27 @@ def elbo_loss(
     return ELBOTerms(*(_output(xp, t, prep.dtype) for t in (loss, recon, kl)))
 
 
-def _jit_for(prep: _ELBOPrepared) -> Any:
-    """numba's ``_jit`` module for plain float ndarrays x and logits of one shape, else None."""
+def _decoder_grads(xp: Any, prep: _ELBOPrepared, likelihood: str, scale: float) -> Any:
+    """(∂loss/∂decoder_out, ∂loss/∂obs_logvar or None), both times ``scale``, unbroadcast."""
+    if likelihood == "bernoulli":
+        if _plain_pair(prep):  # numba's one-pass loop when it serves this process
+            fast = jit_call("bernoulli_logit_grad", prep.x, prep.out, scale)
+            if fast is not None:
+                return fast, None
+        sig_pos, sig_neg = _sigmoid_pair(xp, prep.out)
+        return ((1 - prep.x) * sig_pos - prep.x * sig_neg) * scale, None
+    obs = prep.obs if prep.obs is not None else _const(xp, prep.out, 0.0)
+    w = xp.exp(-0.5 * obs)
+    rw = (prep.x - prep.out) * w
+    return -(rw * w) * scale, (0.5 - rw * (0.5 * rw)) * scale
+
+
+def _plain_pair(prep: _ELBOPrepared) -> bool:
+    """x and the logits are plain float ndarrays of one dtype and shape (numba's loop takes them)."""
     x, out = prep.x, prep.out
     if type(x) is not np.ndarray or type(out) is not np.ndarray:
-        return None
-    if x.shape != out.shape or x.dtype != out.dtype or x.dtype not in _FLOATS:
-        return None
-    return jit_module()
+        return False
+    return x.shape == out.shape and x.dtype == out.dtype and x.dtype in _FLOATS
 
 
 def _sigmoid_pair(xp: Any, z: Any) -> tuple[Any, Any]:
@@ -318,22 +331,7 @@ def elbo_loss_grad(
     samples = math.prod(prep.latent_shape[:-1])
     scale = 1 / samples if reduction == "batchmean" else 1
     with _xp.numpy_errstate():
-        jit = _jit_for(prep) if likelihood == "bernoulli" else None
-        if jit is not None:  # plain ndarrays: numba's one-pass loop, scaled in the loop
-            out_grad = jit.bernoulli_logit_grad(prep.x, prep.out, scale)
-            obs_grad = None
-        elif likelihood == "bernoulli":
-            sig_pos, sig_neg = _sigmoid_pair(xp, prep.out)
-            out_grad = (1 - prep.x) * sig_pos - prep.x * sig_neg
-            obs_grad = None
-        else:
-            obs = prep.obs if prep.obs is not None else _const(xp, prep.out, 0.0)
-            w = xp.exp(-0.5 * obs)
-            rw = (prep.x - prep.out) * w
-            out_grad = -(rw * w)
-            obs_grad = 0.5 - rw * (0.5 * rw)
-        if jit is None:
-            out_grad = out_grad * scale
+        out_grad, obs_grad = _decoder_grads(xp, prep, likelihood, scale)
         out_grad = xp.broadcast_to(out_grad, prep.data_shape)
         # without an explicit xp the KL gradient takes its plain-ndarray fast path
         kl = gaussian_kl_grad(prep.mu, prep.logvar, reduction="sum", xp=given)
@@ -344,6 +342,6 @@ def elbo_loss_grad(
             None,
         ]
         if obs_grad is not None:
-            obs_grad = xp.broadcast_to(obs_grad * scale, prep.data_shape)
+            obs_grad = xp.broadcast_to(obs_grad, prep.data_shape)
             grads[3] = _sum_to(xp, obs_grad, obs_logvar)
     return ELBOGrad(*(None if g is None else _output(xp, g, prep.dtype) for g in grads))

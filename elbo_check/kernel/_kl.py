@@ -37,6 +37,7 @@ __all__ = [
     "forced_engine",
     "gaussian_kl",
     "gaussian_kl_grad",
+    "jit_call",
     "jit_module",
     "numpy_engine",
 ]
@@ -171,6 +172,24 @@ def _give_up_jit(error: BaseException) -> None:
     )
 
 
+def jit_call(name: str, *args: Any) -> Any:
+    """``_jit.<name>(*args)`` when numba serves this call, else ``None`` (numpy's turn).
+
+    A loop that fails to compile or run (not a MemoryError) switches this
+    process to the numpy engine, with one warning, and returns ``None``.
+    """
+    jit = jit_module()
+    if jit is None:
+        return None
+    try:
+        return getattr(jit, name)(*args)
+    except MemoryError:
+        raise
+    except Exception as error:  # numba failed to compile or run: numpy from now on
+        _give_up_jit(error)
+        return None
+
+
 def numpy_engine() -> str:
     """What computes :func:`gaussian_kl` of plain ndarrays: ``"numba"`` or ``"numpy"``.
 
@@ -216,14 +235,9 @@ def _kl_numpy(arrays: tuple[Any, ...], reduction: str) -> Any:
     """Plain ndarrays (see :func:`_plain_numpy`): numba's loop, the small-batch path or the tiles."""
     lv = arrays[1]
     if lv.size:
-        jit = jit_module()
-        if jit is not None:
-            try:
-                return jit.kl_rows(list(arrays), lv.shape, reduction)
-            except MemoryError:
-                raise
-            except Exception as error:  # numba failed to compile or run: numpy from now on
-                _give_up_jit(error)
+        result = jit_call("kl_rows", list(arrays), lv.shape, reduction)
+        if result is not None:
+            return result
     if lv.size >= _tiles.FAST_MIN_SIZE:
         with np.errstate(all="ignore"):
             return _tiles.kl_tiled(list(arrays), lv.shape, reduction)
@@ -377,9 +391,10 @@ def _grad_numpy(mu: Any, logvar: Any, reduction: str) -> KLGrad | None:
     scale = _grad_scale(logvar.shape, reduction)
     # float64 only: numpy's float32 expm1 is vectorised 16 wide and beats the loop
     # (1024x64: numba 2.6x the textbook line, numpy 1.6x; float64: numba 1.1x, numpy 1.4x)
-    jit = jit_module() if logvar.dtype == np.float64 else None
-    if jit is not None:
-        return KLGrad(*jit.kl_grad_standard(mu, logvar, scale))
+    if logvar.dtype == np.float64:
+        pair = jit_call("kl_grad_standard", mu, logvar, scale)
+        if pair is not None:
+            return KLGrad(*pair)
     try:
         with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
             h = np.expm1(logvar)
