@@ -31,6 +31,8 @@ library, on its device, in its dtype.  The package's modules:
 * ``_tiles``: large numpy arrays, cache-blocked and multi-threaded (without numba);
 * ``_torch``: a :class:`torch.autograd.Function` with an analytic backward
   (imported only when a torch tensor arrives);
+* ``_torch_elbo``: the negative ELBO of eager CPU tensors as one autograd node,
+  with an exact Bernoulli NLL (imported only when a torch tensor arrives);
 * ``_jax``: a ``jax.custom_jvp`` (imported only when a JAX array arrives);
 * ``_elbo``: :func:`elbo_loss` and :func:`elbo_loss_grad`.
 
