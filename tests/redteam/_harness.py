@@ -27,8 +27,10 @@ __all__ = [
     "ge",
     "le",
     "ledger",
+    "ledger_shows",
     "not_all_proved",
     "raises_usage",
+    "refused_or_not_proved",
     "run_case",
     "verdict",
     "verdicts",
@@ -110,3 +112,17 @@ def not_all_proved(build: Callable[[], Derivation]) -> bool:
     except (DerivationError, UsageError) as exc:
         return "\n" not in str(exc)
     return not all_proved(d)
+
+
+def ledger_shows(d: Derivation) -> list[str]:
+    """Each ledger entry as ``name|statement|shows``."""
+    return [f"{e.name}|{e.statement}|{e.shows}" for e in check_derivation(d, CONFIG).ledger]
+
+
+def refused_or_not_proved(build: Callable[[], Derivation]) -> bool:
+    """The attack holds when the forged input is refused at build time or not proved."""
+    try:
+        d = build()
+    except (DerivationError, UsageError):
+        return True
+    return verdict(d) != "proved"

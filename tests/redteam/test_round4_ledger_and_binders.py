@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable
 
 import pytest
 import sympy as sp
@@ -17,14 +16,28 @@ from _harness import (
     eq,
     ge,
     le,
+    ledger_shows,
     raises_usage,
+    refused_or_not_proved,
     run_case,
     verdict,
 )
-from test_round4_redteam import (  # shared with part one of the round
+from _vocab import (
+    ABSURD,
+    NONNEG_WILD,
     QZ,
-    _normalised_density_instance,
+    R,
+    W,
+    kp,
+    p,
+    q,
+    s,
+    t,
+    x,
+    y,
+    z,
 )
+from test_round4_redteam import _normalised_density_instance  # shared with part one
 
 from elbo_check import Derivation, check_derivation
 from elbo_check.errors import DerivationError, UsageError
@@ -37,31 +50,6 @@ from elbo_check.rules import (
     integrability,
     side_condition,
 )
-
-x, y = sp.symbols("x y", real=True)
-s, p = sp.symbols("s p", positive=True)
-t, u, z, k = sp.symbols("t u z k", real=True)
-a = sp.Symbol("a", real=True)
-n = sp.Symbol("n", integer=True)
-q = sp.Function("q", positive=True)
-W = sp.Wild("w", positive=True)
-R = sp.oo
-CUBE_ROOT_M1 = (-1) ** sp.Rational(1, 3)  # a complex constant built from fragment nodes only
-ABSURD = axiom("absurd", sp.log(s), sp.Integer(0))
-
-
-def ledger_shows(d: Derivation) -> list[str]:
-    return [f"{e.name}|{e.statement}|{e.shows}" for e in check_derivation(d, CONFIG).ledger]
-
-
-def refused_or_not_proved(build: Callable[[], Derivation]) -> bool:
-    """The attack holds when the forged input is refused at build time or not proved."""
-    try:
-        d = build()
-    except (DerivationError, UsageError):
-        return True
-    return verdict(d) != "proved"
-
 
 # ---------------------------------------------------------------------------
 # 4. Hidden lemma axioms: the ledger is complete and honest
@@ -337,8 +325,6 @@ def test_mutated_chains_and_derivations_never_prove_more(expect, thunk):
 # ---------------------------------------------------------------------------
 # 6. Bound variables of binders
 # ---------------------------------------------------------------------------
-kp = sp.Symbol("kp", positive=True)
-NONNEG_WILD = inequality("non-negative", sp.Wild("v", nonnegative=True), "v >= 0")
 
 BINDERS = [
     ("a Sum over negative k does not prove log k^2 = 2 log k", "false",

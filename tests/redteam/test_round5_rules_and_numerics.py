@@ -27,6 +27,31 @@ from _harness import (
     run_case,
     verdict,
 )
+from _vocab import (
+    ABSURD,
+    GAUSS,
+    INTEG,
+    K2,
+    NONNEG_WILD,
+    QZ,
+    RAMANUJAN,
+    RAMANUJAN_CEIL,
+    VR,
+    K,
+    Kp,
+    R,
+    V,
+    f_pos,
+    q,
+    s,
+    t,
+    tp,
+    u,
+    w,
+    x,
+    y,
+    z,
+)
 from test_round5_redteam import DUMMY_T  # shared with part one of the round
 
 from elbo_check import Derivation, check_derivation
@@ -36,37 +61,8 @@ from elbo_check.rules import (
     axiom,
     change_of_variables,
     definition,
-    inequality,
     instantiate,
-    integrability,
 )
-
-x, y = sp.symbols("x y", real=True)
-s, p = sp.symbols("s p", positive=True)
-t, u, z, w = sp.symbols("t u z w", real=True)
-tp = sp.Symbol("tp", positive=True)
-kp = sp.Symbol("kp", positive=True)
-n = sp.Symbol("n", integer=True)
-K = sp.Symbol("K", real=True)
-K2 = sp.Symbol("K2", real=True)
-L = sp.Symbol("L", real=True)
-Kp = sp.Symbol("Kp", positive=True)
-q = sp.Function("q", positive=True)
-f_pos = sp.Function("f", positive=True)
-V = sp.Wild("v")
-VR = sp.Wild("VR", real=True)  # a definition holds for the arguments its pattern admits
-W = sp.Wild("w", positive=True)
-R = sp.oo
-CUBE_ROOT_M1 = (-1) ** sp.Rational(1, 3)
-NONNEG_WILD = inequality("non-negative", sp.Wild("v", nonnegative=True), "v >= 0")
-ABSURD = axiom("absurd", sp.log(s), sp.Integer(0))
-INTEG = integrability("all expectations are finite")
-GAUSS = sp.Integral(sp.exp(-(z**2)), (z, -R, R))
-QZ = sp.Integral(q(z), (z, -R, R))
-#: exp(pi sqrt(163)) = 262537412640768744 - 7.4993e-13 (Ramanujan's constant)
-RAMANUJAN = sp.exp(sp.pi * sp.sqrt(163))
-RAMANUJAN_CEIL = 262537412640768744
-
 
 # ---------------------------------------------------------------------------
 # 7. Series, special functions, Float, numeric signs

@@ -31,6 +31,24 @@ from _harness import (
     run_case,
     verdict,
 )
+from _vocab import (
+    CUBE_ROOT_M1,
+    NONNEG_WILD,
+    VR,
+    K,
+    L,
+    R,
+    V,
+    kp,
+    n,
+    p,
+    s,
+    t,
+    w,
+    x,
+    y,
+    z,
+)
 
 from elbo_check import Derivation, check_derivation
 from elbo_check.errors import DerivationError, UsageError
@@ -38,41 +56,12 @@ from elbo_check.rules import (
     Rule,
     axiom,
     definition,
-    inequality,
     instantiate,
-    integrability,
 )
-
-x, y = sp.symbols("x y", real=True)
-s, p = sp.symbols("s p", positive=True)
-t, u, z, w = sp.symbols("t u z w", real=True)
-tp = sp.Symbol("tp", positive=True)
-kp = sp.Symbol("kp", positive=True)
-n = sp.Symbol("n", integer=True)
-K = sp.Symbol("K", real=True)
-L = sp.Symbol("L", real=True)
-Kp = sp.Symbol("Kp", positive=True)
-q = sp.Function("q", positive=True)
-f_pos = sp.Function("f", positive=True)
-V = sp.Wild("v")
-VR = sp.Wild("VR", real=True)  # a definition holds for the arguments its pattern admits
-W = sp.Wild("w", positive=True)
-R = sp.oo
-CUBE_ROOT_M1 = (-1) ** sp.Rational(1, 3)
-NONNEG_WILD = inequality("non-negative", sp.Wild("v", nonnegative=True), "v >= 0")
-ABSURD = axiom("absurd", sp.log(s), sp.Integer(0))
-INTEG = integrability("all expectations are finite")
-GAUSS = sp.Integral(sp.exp(-(z**2)), (z, -R, R))
-QZ = sp.Integral(q(z), (z, -R, R))
-#: exp(pi sqrt(163)) = 262537412640768744 - 7.4993e-13 (Ramanujan's constant)
-RAMANUJAN = sp.exp(sp.pi * sp.sqrt(163))
-RAMANUJAN_CEIL = 262537412640768744
-
 
 # ---------------------------------------------------------------------------
 # Round-6 fixtures
 # ---------------------------------------------------------------------------
-VR = sp.Wild("VR", real=True)
 V2 = sp.Wild("V2", real=True)
 WP = sp.Wild("WP", positive=True)
 WNN = sp.Wild("WNN", nonnegative=True)
