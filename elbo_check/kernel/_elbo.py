@@ -12,15 +12,13 @@ import math
 import sys
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from elbo_check import _xp
 from elbo_check.errors import UsageError
 from elbo_check.kernel._kl import (
-    _FLOATS,
     _compute_dtype,
     _is_torch,
     _output,
+    _plain_numpy,
     _sum_to,
     gaussian_kl,
     gaussian_kl_grad,
@@ -278,10 +276,7 @@ def _decoder_grads(xp: Any, prep: _ELBOPrepared, likelihood: str, scale: float) 
 
 def _plain_pair(prep: _ELBOPrepared) -> bool:
     """x and the logits are plain float ndarrays of one dtype and shape (numba's loop takes them)."""
-    x, out = prep.x, prep.out
-    if type(x) is not np.ndarray or type(out) is not np.ndarray:
-        return False
-    return x.shape == out.shape and x.dtype == out.dtype and x.dtype in _FLOATS
+    return _plain_numpy((prep.x, prep.out, None, None))
 
 
 def _sigmoid_pair(xp: Any, z: Any) -> tuple[Any, Any]:

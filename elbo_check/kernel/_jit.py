@@ -71,10 +71,10 @@ class Constants(NamedTuple):
     one: Any
 
 
-# fdlibm's splits of ln 2 (32 and 9 trailing zero bits in ln2_hi), the clipping
+# fdlibm's splits of ln 2 (float64: _numerics' one; 32 and 9 trailing zero bits in ln2_hi), the clipping
 # range of e^x and the two-factor k, per dtype
 _RANGES = {
-    np.dtype(np.float64): (6.93147180369123816490e-01, 1.90821492927058770002e-10, -760, 720, 60),
+    np.dtype(np.float64): (_numerics.LN2_HI, _numerics.LN2_LO, -760, 720, 60),
     np.dtype(np.float32): (6.93145751953125e-01, 1.428606765330187045e-06, -110, 95, 40),
 }
 _CACHE: dict[tuple[Any, int], Constants] = {}
@@ -151,16 +151,16 @@ def _g(c: Any, g: Any) -> Any:
 
 @_inline
 def _reduce(x: Any, k: Any) -> Any:
-    """(kf, r): x = kf·ln 2 + r, |r| <= ½ln 2 (x clipped to [low, high] first)."""
-    x = min(max(x, k.low), k.high)
-    kf = (x * k.inv_ln2 + k.round_) - k.round_
-    return kf, (x - kf * k.ln2_hi) - kf * k.ln2_lo
+    """(xc, kf, r): xc = x clipped to [low, high], xc = kf·ln 2 + r, |r| <= ½ln 2."""
+    xc = min(max(x, k.low), k.high)
+    kf = (xc * k.inv_ln2 + k.round_) - k.round_
+    return xc, kf, (xc - kf * k.ln2_hi) - kf * k.ln2_lo
 
 
 @_inline
 def _half_f(d: Any, k: Any) -> Any:
     """(½f(d), ½expm1(d)) for one ``d``; nan for nan."""
-    kf, r = _reduce(d, k)
+    x, kf, r = _reduce(d, k)
     small = abs(d) <= k.threshold
     c = d if small else r
     q = c * c * _g(c, k.g)  # e^c − 1 − c
@@ -168,7 +168,6 @@ def _half_f(d: Any, k: Any) -> Any:
     sb = _half_pow2_hi(kf)
     s = sa * sb  # 2^(k−1), finite where it is used
     half_exp = (sa * (k.one + (r + q))) * sb  # ½e^d, overflowing only with it
-    x = min(max(d, k.low), k.high)
     if kf > k.two_factors:
         value = half_exp - k.half * x
     else:
@@ -184,7 +183,7 @@ def _half_f(d: Any, k: Any) -> Any:
 @_inline
 def _exp(x: Any, k: Any) -> Any:
     """e^x from the same reduction and polynomial."""
-    kf, r = _reduce(x, k)
+    _, kf, r = _reduce(x, k)
     value = (_pow2_lo(kf) * (k.one + (r + r * r * _g(r, k.g)))) * _pow2_hi(kf)
     return x if x != x else value
 
