@@ -114,7 +114,7 @@ def _head_shape_refusal(lhs: sp.Expr, rhs: sp.Expr) -> str:
         for key in ASSUMPTION_KEYS:
             if getattr(lhs, f"is_{key}") is not True:
                 continue
-            holds = is_real_valued(rhs) if key == "real" else getattr(rhs, f"is_{key}") is True
+            holds = is_real_valued(rhs) if key == "real" else fact(rhs, key) is True
             if not holds:
                 return f"the defined symbol {lhs} is declared {key}, but {short(rhs)} is not provably {key}"
         return f"the definition of {lhs} is circular" if rhs.has(lhs) else ""

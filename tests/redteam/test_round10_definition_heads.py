@@ -16,13 +16,13 @@ where the declared assumption cannot be turned into a false non-strict
 inequality (positive vs non-negative, nonzero).
 
 Found: no soundness hole; every false claim is refused or not proved (no
-strict xfail).  Noted, not a hole: a *symbol* head's assumption is checked
-with sympy's own ``rhs.is_<key>`` (``_head_shape_refusal``), which decides a
-constant's sign numerically, while a *function* head's goes through
-``fragment.fact`` (numbers never prove).  So ``Kn := exp(pi sqrt 163) -
-262537412640768744`` (Kn negative) is accepted and ``GAP <= 0`` is proved,
-whereas the same meaning for ``fn(w)`` is not: true either way (the rows
-``note-*`` below only require "not refuted").
+strict xfail).  Found and fixed, not a hole: a *symbol* head's assumption was
+checked with sympy's own ``rhs.is_<key>`` (``_head_shape_refusal``), which
+decides a constant's sign numerically, while a *function* head's went through
+``fragment.fact`` (numbers never prove).  ``Kn := exp(pi sqrt 163) -
+262537412640768744`` (Kn negative) was accepted and ``GAP <= 0`` proved: true,
+but by numerics.  Both heads now go through ``fact``; the rows
+``numbers-never-prove-*`` hold that neither is proved.
 """
 
 from __future__ import annotations
@@ -552,13 +552,13 @@ ATTACKS = [
         ),
     ),
     (
-        "note-symbol-head-numeric-gap-negative",
-        "true",
+        "numbers-never-prove-symbol-head-gap-negative",
+        "false",
         _chain(GAP, Kn, definition("Kn", Kn, GAP), "leq", 0),
     ),
     (
-        "note-function-head-numeric-gap-negative",
-        "true",
+        "numbers-never-prove-function-head-gap-negative",
+        "false",
         _chain(GAP, fn(x), definition("fn", fn(WR), GAP + 0 * WR), "leq", 0),
     ),
     (
